@@ -1,0 +1,356 @@
+"""Every change to a key: validated, written and audited in one transaction.
+
+The settings page, Django admin and the management commands all call these functions; nothing
+else writes keys, secrets or address rules. Once a change commits, every process drops what it
+knew of keys (`keycache.key_config_changed`), so the change holds on the next request.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apikeys import crypto, keycache, networks
+from apikeys.lifecycle import GRACE_PERIODS
+from apikeys.models import (
+    CACHE_TTL_MAX_MINUTES,
+    CACHE_TTL_MIN_MINUTES,
+    ApiKey,
+    IpRule,
+    KeySecret,
+    secret_kind_for,
+)
+from workspaces.audit import Actor, audit_record
+from workspaces.models import Workspace
+
+MAX_EVENT_NAME_LENGTH = 200
+MAX_ALLOWED_EVENTS = 1_000
+
+
+@dataclass
+class IssuedKey:
+    """A key and the whole secrets just made for it: the only time they exist in full."""
+
+    key: ApiKey
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+def _secret_issue(*, key: ApiKey, role: str) -> str:
+    secret = crypto.secret_generate(secret_kind_for(key.kind, role))
+    KeySecret.objects.create(
+        key=key,
+        role=role,
+        hash=crypto.secret_hash(secret),
+        mask=crypto.secret_mask(secret),
+        created_at=timezone.now(),
+    )
+    return secret
+
+
+def _roles_of(kind: str) -> list[str]:
+    if kind == ApiKey.Kind.METRICS:
+        return [KeySecret.Role.PRIMARY, KeySecret.Role.CLIENT_SECRET]
+    return [KeySecret.Role.PRIMARY]
+
+
+def _changed(key: ApiKey, *, by: Actor, action: str, changes: dict) -> None:
+    audit_record(workspace=key.workspace, by=by, action=action, target=key, changes=changes)
+    keycache.key_config_changed_on_commit()
+
+
+def _locked(key_id: int) -> ApiKey:
+    """The key, row-locked for the rest of the transaction; a revoked key cannot change."""
+    key = ApiKey.objects.select_for_update().select_related("workspace").get(pk=key_id)
+    if key.revoked_at is not None:
+        raise ValidationError(
+            "This key is revoked; revoked keys cannot be changed.", code="revoked"
+        )
+    return key
+
+
+def api_key_create(
+    *,
+    workspace: Workspace,
+    kind: str,
+    name: str,
+    by: Actor,
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    """Create a key with its secret(s); a Metrics pair only when the workspace has no live one."""
+    now = timezone.now()
+    key = ApiKey(
+        workspace=workspace,
+        kind=kind,
+        name=(name or "").strip(),
+        created_at=now,
+        created_by=by.user,
+        expires_at=expires_at,
+    )
+    key.full_clean(exclude=["workspace"], validate_constraints=False)
+    if expires_at is not None and expires_at <= now:
+        raise ValidationError({"expires_at": "The expiry date must be in the future."})
+    if (
+        kind == ApiKey.Kind.METRICS
+        and ApiKey.objects.filter(workspace=workspace, kind=kind, revoked_at__isnull=True).exists()
+    ):
+        raise ValidationError(
+            "This workspace already has a live Metrics key; revoke it first.",
+            code="metrics_key_exists",
+        )
+    try:
+        with transaction.atomic():
+            key.save()
+            issued = IssuedKey(key=key)
+            for role in _roles_of(kind):
+                issued.secrets[role] = _secret_issue(key=key, role=role)
+            _changed(
+                key,
+                by=by,
+                action="api_key.create",
+                changes={
+                    "kind": kind,
+                    "name": key.name,
+                    "masks": list(key.secrets.values_list("mask", flat=True)),
+                },
+            )
+    except IntegrityError as error:  # a concurrent create won the race for the Metrics pair
+        raise ValidationError(
+            "This workspace already has a live Metrics key; revoke it first.",
+            code="metrics_key_exists",
+        ) from error
+    return issued
+
+
+def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Role.PRIMARY) -> str:
+    """Give a key a new secret; the old one stays valid for the chosen grace, then stops."""
+    if grace not in GRACE_PERIODS:
+        raise ValidationError(
+            {"grace": f"Choose one of: {', '.join(GRACE_PERIODS)}."}, code="invalid_grace"
+        )
+    if role not in _roles_of(key.kind):
+        raise ValidationError({"role": "This key has no such secret."}, code="invalid_role")
+    with transaction.atomic():
+        key = _locked(key.pk)
+        now = timezone.now()
+        retires_at = now + GRACE_PERIODS[grace][0]
+        old = list(
+            key.secrets.filter(role=role).exclude(retires_at__lte=now).order_by("-created_at")
+        )
+        for secret in old:
+            # A roll never extends an older grace: the earliest end wins.
+            if secret.retires_at is None or secret.retires_at > retires_at:
+                secret.retires_at = retires_at
+                secret.save(update_fields=["retires_at"])
+        new_secret = _secret_issue(key=key, role=role)
+        _changed(
+            key,
+            by=by,
+            action="api_key.roll",
+            changes={
+                "role": role,
+                "grace": grace,
+                "old_masks": [secret.mask for secret in old],
+                "old_valid_until": retires_at.isoformat(),
+                "new_mask": crypto.secret_mask(new_secret),
+            },
+        )
+    return new_secret
+
+
+def api_key_revoke(*, key: ApiKey, by: Actor) -> ApiKey:
+    """Stop a key at once and for good."""
+    with transaction.atomic():
+        key = _locked(key.pk)
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        _changed(key, by=by, action="api_key.revoke", changes={})
+    return key
+
+
+def api_key_set_expiry(*, key: ApiKey, expires_at: datetime | None, by: Actor) -> ApiKey:
+    """Set (or clear, with None) the moment a key stops working."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError(
+            {"expires_at": "The expiry date must be in the future."}, code="in_past"
+        )
+    with transaction.atomic():
+        key = _locked(key.pk)
+        before = key.expires_at
+        key.expires_at = expires_at
+        key.save(update_fields=["expires_at"])
+        _changed(
+            key,
+            by=by,
+            action="api_key.set_expiry",
+            changes={
+                "before": before.isoformat() if before else None,
+                "after": expires_at.isoformat() if expires_at else None,
+            },
+        )
+    return key
+
+
+def api_key_set_access_mode(*, key: ApiKey, mode: str, by: Actor) -> ApiKey:
+    """Choose Anywhere or Specific locations; Specific needs at least one rule first."""
+    if mode not in ApiKey.AccessMode.values:
+        raise ValidationError(
+            {"access_mode": "Choose “Anywhere” or “Specific locations”."}, code="invalid"
+        )
+    with transaction.atomic():
+        key = _locked(key.pk)
+        if mode == ApiKey.AccessMode.SPECIFIC and not key.ip_rules.exists():
+            raise ValidationError(
+                {
+                    "access_mode": "Add at least one IP address before choosing “Specific "
+                    "locations”: with no address the key could not be used from anywhere."
+                },
+                code="no_rules",
+            )
+        before = key.access_mode
+        key.access_mode = mode
+        key.save(update_fields=["access_mode"])
+        _changed(
+            key, by=by, action="api_key.set_access_mode", changes={"before": before, "after": mode}
+        )
+    return key
+
+
+def ip_rule_add(*, key: ApiKey, network: str, description: str = "", by: Actor) -> IpRule:
+    """Add an address or network to a key's allow-list, normalised; refuse what cannot be meant."""
+    try:
+        parsed = networks.rule_parse(network)
+    except networks.RuleError as error:
+        raise ValidationError({"network": ValidationError(str(error), code=error.code)}) from None
+    description = (description or "").strip()
+    if len(description) > 200:
+        raise ValidationError(
+            {"description": "Keep the description to 200 characters or fewer."}, code="max_length"
+        )
+    text = networks.rule_text(parsed)
+    with transaction.atomic():
+        key = _locked(key.pk)
+        if key.ip_rules.filter(network=text).exists():
+            raise ValidationError(
+                {"network": ValidationError(f"{text} is already on this key's list.", "duplicate")}
+            )
+        rule = IpRule.objects.create(
+            key=key, network=text, description=description, created_at=timezone.now()
+        )
+        _changed(
+            key,
+            by=by,
+            action="ip_rule.add",
+            changes={"network": text, "description": description},
+        )
+    return rule
+
+
+def ip_rule_remove(*, rule: IpRule, by: Actor) -> None:
+    """Remove a rule; never the last one of a key limited to Specific locations."""
+    with transaction.atomic():
+        key = _locked(rule.key_id)
+        if key.access_mode == ApiKey.AccessMode.SPECIFIC and key.ip_rules.count() <= 1:
+            raise ValidationError(
+                "This is the key's last address: choose “Anywhere” first, or add another "
+                "address, so that the key is not locked out.",
+                code="last_rule",
+            )
+        network, description = rule.network, rule.description
+        deleted, _ = IpRule.objects.filter(pk=rule.pk, key=key).delete()
+        if not deleted:
+            raise ValidationError("That address is no longer on the list.", code="not_found")
+        _changed(
+            key,
+            by=by,
+            action="ip_rule.remove",
+            changes={"network": network, "description": description},
+        )
+
+
+def _event_names_clean(names: list[str]) -> list[str]:
+    if not isinstance(names, list | tuple):
+        raise ValidationError({"allowed_events": "Give a list of event names."}, code="invalid")
+    if len(names) > MAX_ALLOWED_EVENTS:
+        raise ValidationError(
+            {"allowed_events": f"A key may allow at most {MAX_ALLOWED_EVENTS} event names."},
+            code="too_many",
+        )
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ValidationError({"allowed_events": "An event name cannot be empty."}, "empty")
+        if any(char.isspace() or not char.isprintable() for char in name):
+            raise ValidationError(
+                {"allowed_events": f"“{name}” has whitespace or a control character in it."},
+                code="whitespace",
+            )
+        if len(name) > MAX_EVENT_NAME_LENGTH:
+            raise ValidationError(
+                {"allowed_events": f"Event names are at most {MAX_EVENT_NAME_LENGTH} characters."},
+                code="max_length",
+            )
+        if name in seen:
+            raise ValidationError(
+                {"allowed_events": f"“{name}” is listed twice."}, code="duplicate"
+            )
+        seen.add(name)
+    return list(names)
+
+
+def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: Actor) -> ApiKey:
+    """Allow an Integration key every profile event, or only the named ones."""
+    if mode not in ApiKey.EventsMode.values:
+        raise ValidationError(
+            {"events_mode": "Choose “All profile events” or “Specific profile events”."},
+            code="invalid",
+        )
+    names = _event_names_clean(names) if mode == ApiKey.EventsMode.SPECIFIC else []
+    if mode == ApiKey.EventsMode.SPECIFIC and not names:
+        raise ValidationError(
+            {"allowed_events": "Choose at least one event, or allow all profile events."},
+            code="empty_list",
+        )
+    with transaction.atomic():
+        key = _locked(key.pk)
+        if not key.is_integration:
+            raise ValidationError("Only Integration keys have allowed events.", code="wrong_kind")
+        before = {"mode": key.events_mode, "names": key.allowed_events}
+        key.events_mode, key.allowed_events = mode, names
+        key.save(update_fields=["events_mode", "allowed_events"])
+        _changed(
+            key,
+            by=by,
+            action="api_key.set_allowed_events",
+            changes={"before": before, "after": {"mode": mode, "names": names}},
+        )
+    return key
+
+
+def metrics_cache_ttl_set(*, key: ApiKey, minutes: int, by: Actor) -> ApiKey:
+    """Set how long Metrics results are served from the cache, 5 minutes to 7 days."""
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise ValidationError({"cache_ttl_minutes": "Enter a whole number of minutes."}, "invalid")
+    if not CACHE_TTL_MIN_MINUTES <= minutes <= CACHE_TTL_MAX_MINUTES:
+        raise ValidationError(
+            {
+                "cache_ttl_minutes": f"The cache TTL must be at least {CACHE_TTL_MIN_MINUTES} "
+                f"and at most {CACHE_TTL_MAX_MINUTES:,} minutes (7 days)."
+            },
+            code="out_of_range",
+        )
+    with transaction.atomic():
+        key = _locked(key.pk)
+        if key.kind != ApiKey.Kind.METRICS:
+            raise ValidationError("Only the Metrics key has a cache TTL.", code="wrong_kind")
+        before = key.cache_ttl_minutes
+        key.cache_ttl_minutes = minutes
+        key.save(update_fields=["cache_ttl_minutes"])
+        _changed(
+            key,
+            by=by,
+            action="metrics.set_cache_ttl",
+            changes={"before": before, "after": minutes},
+        )
+    return key

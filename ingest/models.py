@@ -1,0 +1,145 @@
+"""What the Integration API stores: events, profiles, the catalogue of event names, workflows."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class Event(models.Model):
+    """One tracked event, as an SDK or a backend sent it, with what the platform derives."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.ForeignKey(
+        "apikeys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    user_id = models.CharField(max_length=200, null=True, blank=True)
+    anonymous_id = models.CharField(max_length=200, null=True, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    session_id = models.CharField(max_length=200, null=True, blank=True)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)
+    uf_properties = models.JSONField(default=dict, blank=True)
+    device_data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        # Workspace and time lead every index: the metrics sandbox filters on both first.
+        indexes = [
+            models.Index(fields=["workspace", "timestamp"], name="event_ws_time"),
+            models.Index(fields=["workspace", "name", "timestamp"], name="event_ws_name_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.timestamp:%Y-%m-%d %H:%M:%S}"
+
+
+class Profile(models.Model):
+    """A person as identify calls describe them: merged properties, linked anonymous ids."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    user_id = models.CharField(max_length=200, null=True, blank=True)
+    anonymous_ids = models.JSONField(default=list, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    computed_properties = models.JSONField(default=dict, blank=True)
+    segments = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "user_id"],
+                condition=Q(user_id__isnull=False),
+                name="profile_unique_user_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "updated_at"], name="profile_ws_updated")]
+
+    def __str__(self) -> str:
+        return self.user_id or f"anonymous profile {self.pk}"
+
+
+class ProfileAlias(models.Model):
+    """An anonymous id and the profile it belongs to, unique within a workspace."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    anonymous_id = models.CharField(max_length=200)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "anonymous_id"], name="profilealias_unique_anonymous_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.anonymous_id
+
+
+class EventName(models.Model):
+    """The catalogue of event names a workspace has sent, for the settings page's chips."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="event_names"
+    )
+    name = models.CharField(max_length=200)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["workspace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="eventname_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowTrigger(models.Model):
+    """A workflow entry point that `POST /workflow/trigger` can start, defined by staff."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="workflow_triggers"
+    )
+    trigger_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["workspace", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "trigger_id"], name="trigger_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.trigger_id})"
+
+
+class WorkflowRun(models.Model):
+    """A durable record of one accepted trigger call."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    trigger = models.ForeignKey(WorkflowTrigger, on_delete=models.CASCADE, related_name="runs")
+    user_id = models.CharField(max_length=200, null=True, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    key = models.ForeignKey(
+        "apikeys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} for {self.user_id}"

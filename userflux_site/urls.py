@@ -1,0 +1,12 @@
+"""URL configuration: the APIs at the root (as UserFlux's are), pages under /w/, admin, health."""
+
+from django.contrib import admin
+from django.urls import path
+
+from userflux_site import health
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", health.live, name="health-live"),
+    path("readyz", health.ready, name="health-ready"),
+]
