@@ -139,3 +139,38 @@ class IpRule(models.Model):
 
     def __str__(self) -> str:
         return self.network
+
+
+class RejectedCall(models.Model):
+    """An API call refused for its key, address, scope or events, shown to the workspace's admins.
+
+    Recording is sampled per key, address and reason, so a flood of refusals writes few rows.
+    Unknown keys have no workspace; those rows are for staff only. Never holds a secret.
+    """
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="rejected_calls",
+    )
+    key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="rejected_calls"
+    )
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    reason = models.CharField(max_length=50)
+    method = models.CharField(max_length=10, blank=True)
+    path = models.CharField(max_length=200, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="rejected_ws_time"),
+            models.Index(fields=["key", "-created_at"], name="rejected_key_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} from {self.client_ip}"

@@ -37,6 +37,11 @@ class IssuedKey:
     secrets: dict[str, str] = field(default_factory=dict)
 
 
+def _field_error(field_name: str, message: str, code: str) -> ValidationError:
+    """A validation error on one field, with a stable code that callers can branch on."""
+    return ValidationError({field_name: ValidationError(message, code=code)})
+
+
 def _secret_issue(*, key: ApiKey, role: str) -> str:
     secret = crypto.secret_generate(secret_kind_for(key.kind, role))
     KeySecret.objects.create(
@@ -90,7 +95,7 @@ def api_key_create(
     )
     key.full_clean(exclude=["workspace"], validate_constraints=False)
     if expires_at is not None and expires_at <= now:
-        raise ValidationError({"expires_at": "The expiry date must be in the future."})
+        raise _field_error("expires_at", "The expiry date must be in the future.", "invalid")
     if (
         kind == ApiKey.Kind.METRICS
         and ApiKey.objects.filter(workspace=workspace, kind=kind, revoked_at__isnull=True).exists()
@@ -126,11 +131,9 @@ def api_key_create(
 def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Role.PRIMARY) -> str:
     """Give a key a new secret; the old one stays valid for the chosen grace, then stops."""
     if grace not in GRACE_PERIODS:
-        raise ValidationError(
-            {"grace": f"Choose one of: {', '.join(GRACE_PERIODS)}."}, code="invalid_grace"
-        )
+        raise _field_error("grace", f"Choose one of: {', '.join(GRACE_PERIODS)}.", "invalid_grace")
     if role not in _roles_of(key.kind):
-        raise ValidationError({"role": "This key has no such secret."}, code="invalid_role")
+        raise _field_error("role", "This key has no such secret.", "invalid_role")
     with transaction.atomic():
         key = _locked(key.pk)
         now = timezone.now()
@@ -172,9 +175,7 @@ def api_key_revoke(*, key: ApiKey, by: Actor) -> ApiKey:
 def api_key_set_expiry(*, key: ApiKey, expires_at: datetime | None, by: Actor) -> ApiKey:
     """Set (or clear, with None) the moment a key stops working."""
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError(
-            {"expires_at": "The expiry date must be in the future."}, code="in_past"
-        )
+        raise _field_error("expires_at", "The expiry date must be in the future.", "in_past")
     with transaction.atomic():
         key = _locked(key.pk)
         before = key.expires_at
@@ -195,18 +196,15 @@ def api_key_set_expiry(*, key: ApiKey, expires_at: datetime | None, by: Actor) -
 def api_key_set_access_mode(*, key: ApiKey, mode: str, by: Actor) -> ApiKey:
     """Choose Anywhere or Specific locations; Specific needs at least one rule first."""
     if mode not in ApiKey.AccessMode.values:
-        raise ValidationError(
-            {"access_mode": "Choose “Anywhere” or “Specific locations”."}, code="invalid"
-        )
+        raise _field_error("access_mode", "Choose “Anywhere” or “Specific locations”.", "invalid")
     with transaction.atomic():
         key = _locked(key.pk)
         if mode == ApiKey.AccessMode.SPECIFIC and not key.ip_rules.exists():
-            raise ValidationError(
-                {
-                    "access_mode": "Add at least one IP address before choosing “Specific "
-                    "locations”: with no address the key could not be used from anywhere."
-                },
-                code="no_rules",
+            raise _field_error(
+                "access_mode",
+                "Add at least one IP address before choosing “Specific "
+                "locations”: with no address the key could not be used from anywhere.",
+                "no_rules",
             )
         before = key.access_mode
         key.access_mode = mode
@@ -222,19 +220,17 @@ def ip_rule_add(*, key: ApiKey, network: str, description: str = "", by: Actor) 
     try:
         parsed = networks.rule_parse(network)
     except networks.RuleError as error:
-        raise ValidationError({"network": ValidationError(str(error), code=error.code)}) from None
+        raise _field_error("network", str(error), error.code) from None
     description = (description or "").strip()
     if len(description) > 200:
-        raise ValidationError(
-            {"description": "Keep the description to 200 characters or fewer."}, code="max_length"
+        raise _field_error(
+            "description", "Keep the description to 200 characters or fewer.", "max_length"
         )
     text = networks.rule_text(parsed)
     with transaction.atomic():
         key = _locked(key.pk)
         if key.ip_rules.filter(network=text).exists():
-            raise ValidationError(
-                {"network": ValidationError(f"{text} is already on this key's list.", "duplicate")}
-            )
+            raise _field_error("network", f"{text} is already on this key's list.", "duplicate")
         rule = IpRule.objects.create(
             key=key, network=text, description=description, created_at=timezone.now()
         )
@@ -271,30 +267,31 @@ def ip_rule_remove(*, rule: IpRule, by: Actor) -> None:
 
 def _event_names_clean(names: list[str]) -> list[str]:
     if not isinstance(names, list | tuple):
-        raise ValidationError({"allowed_events": "Give a list of event names."}, code="invalid")
+        raise _field_error("allowed_events", "Give a list of event names.", "invalid")
     if len(names) > MAX_ALLOWED_EVENTS:
-        raise ValidationError(
-            {"allowed_events": f"A key may allow at most {MAX_ALLOWED_EVENTS} event names."},
-            code="too_many",
+        raise _field_error(
+            "allowed_events",
+            f"A key may allow at most {MAX_ALLOWED_EVENTS} event names.",
+            "too_many",
         )
     seen: set[str] = set()
     for name in names:
         if not isinstance(name, str) or not name:
-            raise ValidationError({"allowed_events": "An event name cannot be empty."}, "empty")
+            raise _field_error("allowed_events", "An event name cannot be empty.", "empty")
         if any(char.isspace() or not char.isprintable() for char in name):
-            raise ValidationError(
-                {"allowed_events": f"“{name}” has whitespace or a control character in it."},
-                code="whitespace",
+            raise _field_error(
+                "allowed_events",
+                f"“{name}” has whitespace or a control character in it.",
+                "whitespace",
             )
         if len(name) > MAX_EVENT_NAME_LENGTH:
-            raise ValidationError(
-                {"allowed_events": f"Event names are at most {MAX_EVENT_NAME_LENGTH} characters."},
-                code="max_length",
+            raise _field_error(
+                "allowed_events",
+                f"Event names are at most {MAX_EVENT_NAME_LENGTH} characters.",
+                "max_length",
             )
         if name in seen:
-            raise ValidationError(
-                {"allowed_events": f"“{name}” is listed twice."}, code="duplicate"
-            )
+            raise _field_error("allowed_events", f"“{name}” is listed twice.", "duplicate")
         seen.add(name)
     return list(names)
 
@@ -302,15 +299,15 @@ def _event_names_clean(names: list[str]) -> list[str]:
 def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: Actor) -> ApiKey:
     """Allow an Integration key every profile event, or only the named ones."""
     if mode not in ApiKey.EventsMode.values:
-        raise ValidationError(
-            {"events_mode": "Choose “All profile events” or “Specific profile events”."},
-            code="invalid",
+        raise _field_error(
+            "events_mode", "Choose “All profile events” or “Specific profile events”.", "invalid"
         )
     names = _event_names_clean(names) if mode == ApiKey.EventsMode.SPECIFIC else []
     if mode == ApiKey.EventsMode.SPECIFIC and not names:
-        raise ValidationError(
-            {"allowed_events": "Choose at least one event, or allow all profile events."},
-            code="empty_list",
+        raise _field_error(
+            "allowed_events",
+            "Choose at least one event, or allow all profile events.",
+            "empty_list",
         )
     with transaction.atomic():
         key = _locked(key.pk)
@@ -331,14 +328,13 @@ def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: 
 def metrics_cache_ttl_set(*, key: ApiKey, minutes: int, by: Actor) -> ApiKey:
     """Set how long Metrics results are served from the cache, 5 minutes to 7 days."""
     if isinstance(minutes, bool) or not isinstance(minutes, int):
-        raise ValidationError({"cache_ttl_minutes": "Enter a whole number of minutes."}, "invalid")
+        raise _field_error("cache_ttl_minutes", "Enter a whole number of minutes.", "invalid")
     if not CACHE_TTL_MIN_MINUTES <= minutes <= CACHE_TTL_MAX_MINUTES:
-        raise ValidationError(
-            {
-                "cache_ttl_minutes": f"The cache TTL must be at least {CACHE_TTL_MIN_MINUTES} "
-                f"and at most {CACHE_TTL_MAX_MINUTES:,} minutes (7 days)."
-            },
-            code="out_of_range",
+        raise _field_error(
+            "cache_ttl_minutes",
+            f"The cache TTL must be at least {CACHE_TTL_MIN_MINUTES} "
+            f"and at most {CACHE_TTL_MAX_MINUTES:,} minutes (7 days).",
+            "out_of_range",
         )
     with transaction.atomic():
         key = _locked(key.pk)

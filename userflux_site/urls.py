@@ -1,7 +1,7 @@
 """URL configuration: the APIs at the root (as UserFlux's are), pages under /w/, admin, health."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from userflux_site import health
 
@@ -9,4 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.live, name="health-live"),
     path("readyz", health.ready, name="health-ready"),
+    path("", include("workspaces.urls")),
+    path("", include("apikeys.urls")),
+    path("", include("ingest.urls")),
+    path("", include("metrics.urls")),
 ]

@@ -64,6 +64,23 @@ class Migration(migrations.Migration):
                 'ordering': ['key', 'role', '-created_at', '-id'],
             },
         ),
+        migrations.CreateModel(
+            name='RejectedCall',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
+                ('reason', models.CharField(max_length=50)),
+                ('method', models.CharField(blank=True, max_length=10)),
+                ('path', models.CharField(blank=True, max_length=200)),
+                ('count', models.PositiveIntegerField(default=1)),
+                ('created_at', models.DateTimeField()),
+                ('key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='rejected_calls', to='apikeys.apikey')),
+                ('workspace', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='rejected_calls', to='workspaces.workspace')),
+            ],
+            options={
+                'ordering': ['-created_at', '-id'],
+            },
+        ),
         migrations.AddConstraint(
             model_name='apikey',
             constraint=models.UniqueConstraint(condition=models.Q(('kind', 'metrics'), ('revoked_at__isnull', True)), fields=('workspace',), name='apikey_one_live_metrics_pair'),
@@ -83,5 +100,13 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='keysecret',
             constraint=models.UniqueConstraint(condition=models.Q(('retires_at__isnull', True)), fields=('key', 'role'), name='keysecret_one_current_per_role'),
+        ),
+        migrations.AddIndex(
+            model_name='rejectedcall',
+            index=models.Index(fields=['workspace', '-created_at'], name='rejected_ws_time'),
+        ),
+        migrations.AddIndex(
+            model_name='rejectedcall',
+            index=models.Index(fields=['key', '-created_at'], name='rejected_key_time'),
         ),
     ]

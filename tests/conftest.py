@@ -1,0 +1,64 @@
+"""Fixtures shared by every test: state is built through the real services."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+
+from apikeys import keycache
+from workspaces.audit import SYSTEM, Actor
+from workspaces.models import Membership
+from workspaces.services import membership_add, workspace_create
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts with an empty shared cache and no per-process key snapshots."""
+    cache.clear()
+    keycache.key_config_changed()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def created(db):
+    """A workspace made by `workspace_create`, with its secrets (shown once) at hand."""
+    return workspace_create(name="Acme", slug="acme", by=SYSTEM)
+
+
+@pytest.fixture
+def workspace(created):
+    return created.workspace
+
+
+@pytest.fixture
+def other_created(db):
+    """A second workspace, to prove that nothing crosses between workspaces."""
+    return workspace_create(name="Globex", slug="globex", by=SYSTEM)
+
+
+@pytest.fixture
+def ws_admin(workspace):
+    """A user who is an admin of the workspace."""
+    user = get_user_model().objects.create_user("alice", password="alice-password-1")
+    membership_add(workspace=workspace, user=user, role=Membership.Role.ADMIN, by=SYSTEM)
+    return user
+
+
+@pytest.fixture
+def ws_member(workspace):
+    """A user who is a plain member of the workspace."""
+    user = get_user_model().objects.create_user("bob", password="bob-password-1")
+    membership_add(workspace=workspace, user=user, role=Membership.Role.MEMBER, by=SYSTEM)
+    return user
+
+
+@pytest.fixture
+def actor(ws_admin):
+    return Actor.for_user(ws_admin, ip="198.51.100.7")
+
+
+def pytest_configure(config):
+    """A fast password hasher: tests make many users, and PBKDF2 is slow on purpose."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
