@@ -80,12 +80,15 @@ class KeySecret(models.Model):
     """One secret of a key, as a SHA-256 hash and a mask; a rolled one retires at `retires_at`.
 
     An Integration key has one role, `primary`; a Metrics pair has `primary` (the API key)
-    and `client_secret`, each rolled on its own.
+    and `client_secret`, each rolled on its own, and the short-lived `access_token`s exchanged
+    for them, whose `retires_at` is their expiry. Keeping tokens here means one look-up and one
+    lifecycle decision for every kind of secret.
     """
 
     class Role(models.TextChoices):
         PRIMARY = "primary", "Key"
         CLIENT_SECRET = "client_secret", "Client secret"
+        ACCESS_TOKEN = "access_token", "Access token"
 
     key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="secrets")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.PRIMARY)
@@ -101,6 +104,10 @@ class KeySecret(models.Model):
                 fields=["key", "role"],
                 condition=Q(retires_at__isnull=True),
                 name="keysecret_one_current_per_role",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="access_token") | Q(retires_at__isnull=False),
+                name="keysecret_tokens_expire",
             ),
         ]
 
@@ -120,6 +127,8 @@ def secret_kind_for(key_kind: str, role: str) -> crypto.SecretKind:
         return crypto.SecretKind.READ_WRITE
     if role == KeySecret.Role.CLIENT_SECRET:
         return crypto.SecretKind.CLIENT_SECRET
+    if role == KeySecret.Role.ACCESS_TOKEN:
+        return crypto.SecretKind.ACCESS_TOKEN
     return crypto.SecretKind.METRICS_API_KEY
 
 

@@ -147,6 +147,10 @@ def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Ro
                 secret.retires_at = retires_at
                 secret.save(update_fields=["retires_at"])
         new_secret = _secret_issue(key=key, role=role)
+        # Tokens were issued under the old pair: rolling either half ends them at once.
+        ended_tokens = key.secrets.filter(
+            role=KeySecret.Role.ACCESS_TOKEN, retires_at__gt=now
+        ).update(retires_at=now)
         _changed(
             key,
             by=by,
@@ -157,6 +161,7 @@ def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Ro
                 "old_masks": [secret.mask for secret in old],
                 "old_valid_until": retires_at.isoformat(),
                 "new_mask": crypto.secret_mask(new_secret),
+                "access_tokens_ended": ended_tokens,
             },
         )
     return new_secret
