@@ -76,6 +76,12 @@ class ApiKey(models.Model):
         return self.kind != self.Kind.METRICS
 
 
+class KeySecretQuerySet(models.QuerySet):
+    def credentials(self) -> "KeySecretQuerySet":
+        """The secrets people hold (keys and client secrets), without Metrics access tokens."""
+        return self.exclude(role=KeySecret.Role.ACCESS_TOKEN)
+
+
 class KeySecret(models.Model):
     """One secret of a key, as a SHA-256 hash and a mask; a rolled one retires at `retires_at`.
 
@@ -96,6 +102,8 @@ class KeySecret(models.Model):
     mask = models.CharField(max_length=40, editable=False)
     created_at = models.DateTimeField()
     retires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = KeySecretQuerySet.as_manager()
 
     class Meta:
         ordering = ["key", "role", "-created_at", "-id"]

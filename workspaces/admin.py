@@ -1,1 +1,283 @@
-# Register your models here.
+"""Django admin for workspaces and members, and the base that sends every admin write to services.
+
+The admin never saves a workspace, membership, key or rule itself. A `ServiceModelForm` makes its
+change through the service functions while it validates, so a refusal is shown as a form error;
+`ServiceModelAdmin` rolls the request's transaction back whenever such a form is shown again, so
+a refused submission leaves nothing half done. New secrets are shown once, on a page rendered in
+the response itself: never in a message, the session, a cookie or a redirect.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.templatetags.admin_urls import admin_urlname
+from django.core.exceptions import ValidationError
+from django.db import router, transaction
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html_join
+
+from apikeys.models import KeySecret
+from apikeys.services import IssuedKey
+from workspaces.audit import Actor
+from workspaces.models import AuditEvent, Membership, Workspace
+from workspaces.services import membership_add, membership_set_role, workspace_create
+
+ONE_TIME_TEMPLATE = "admin/apikeys/one_time_secrets.html"
+
+
+def actor_for(request: HttpRequest) -> Actor:
+    """The staff user behind an admin request, with the address the audit trail records."""
+    return Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR"))
+
+
+def issued_rows(issued: IssuedKey) -> list[tuple[str, str]]:
+    """A new key's secrets as (what it is, the secret) rows for the one-time page."""
+    return [
+        (f"{issued.key} — {KeySecret.Role(role).label}", secret)
+        for role, secret in issued.secrets.items()
+    ]
+
+
+class ServiceModelForm(forms.ModelForm):
+    """A model form whose validation makes its change through services, never by saving itself.
+
+    `clean()` runs `apply()` once every field is valid. It does not call `ModelForm.clean()`:
+    uniqueness is the service's to check, under its own lock.
+    """
+
+    actor: Actor | None = None  # bound per request by ServiceModelAdmin.get_form
+    issued: tuple[tuple[str, str], ...] = ()  # secrets the change made, for the one-time page
+
+    def clean(self) -> dict[str, Any]:
+        if not self.errors:
+            self.apply()
+        return self.cleaned_data
+
+    def apply(self) -> None:
+        raise NotImplementedError
+
+    def call(self, service: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """Run a service as this form's actor; its refusal becomes form errors and None."""
+        try:
+            with transaction.atomic():
+                return service(by=self.actor, **kwargs)
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for name, errors in error.error_dict.items():
+                    self.add_error(name if name in self.fields else None, errors)
+            else:
+                self.add_error(None, error)
+            return None
+
+    def adopt(self, obj: Any) -> None:
+        """Make the object a service created this form's instance, with the values it stored."""
+        self.instance = obj
+        for name in self.cleaned_data:
+            if name in self.fields:
+                self.cleaned_data[name] = getattr(obj, name)
+
+
+class ServiceModelAdmin(admin.ModelAdmin):
+    """An admin whose forms are ServiceModelForms: `form` to change, `add_form` to add."""
+
+    add_form: type[ServiceModelForm] | None = None
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None and self.add_form is not None:
+            kwargs["form"] = self.add_form
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = actor_for(request)  # a class made for this request by modelform_factory
+        return form
+
+    def save_model(self, request, obj, form, change):
+        """Nothing to write: the form's services did. Keep what they issued for the response."""
+        request.issued_secrets = form.issued
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing to write: these admins have no inlines and no many-to-many fields."""
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if request.method == "POST":
+            # The form is shown again because a check refused the change: undo whatever its
+            # services already did inside this request's transaction (the admin opened it).
+            transaction.set_rollback(True, using=router.db_for_write(self.model))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        rows = getattr(request, "issued_secrets", None)
+        if not rows:
+            return super().response_add(request, obj, post_url_continue)
+        return self.one_time_response(
+            request, title=f"“{obj}” was added", rows=rows, links=self.links_for(obj)
+        )
+
+    def links_for(self, obj) -> list[tuple[str, str]]:
+        """Where to go from the one-time page: the object, or the list it is in."""
+        return [
+            (f"Go to {obj}", reverse(admin_urlname(self.opts, "change"), args=[obj.pk])),
+            (
+                f"All {self.opts.verbose_name_plural}",
+                reverse(admin_urlname(self.opts, "changelist")),
+            ),
+        ]
+
+    def one_time_response(
+        self,
+        request: HttpRequest,
+        *,
+        title: str,
+        rows: list[tuple[str, str]],
+        links: list[tuple[str, str]],
+        errors: list[str] | None = None,
+    ) -> TemplateResponse:
+        """The page that shows new secrets: rendered in this response, never stored or cached."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "rows": rows,
+            "links": links,
+            "errors": errors or [],
+        }
+        response = TemplateResponse(request, ONE_TIME_TEMPLATE, context)
+        add_never_cache_headers(response)
+        return response
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """An admin that shows records and never adds, edits or deletes them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class WorkspaceAddForm(ServiceModelForm):
+    """A new workspace, made with its three starting keys by `workspace_create`."""
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "slug"]
+
+    def apply(self) -> None:
+        data = self.cleaned_data
+        created = self.call(workspace_create, name=data["name"], slug=data["slug"])
+        if created is not None:
+            self.adopt(created.workspace)
+            self.issued = tuple(row for key in created.keys.values() for row in issued_rows(key))
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(ServiceModelAdmin):
+    """Workspaces are created here and then only shown: no service renames or deletes one."""
+
+    form = WorkspaceAddForm
+    list_display = ["slug", "name", "created_at"]
+    search_fields = ["slug", "name"]
+    list_filter = ["created_at"]
+    readonly_fields = ["created_at", "related"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_fields(self, request, obj=None):
+        return ["name", "slug"] if obj is None else ["name", "slug", "created_at", "related"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def links_for(self, obj) -> list[tuple[str, str]]:
+        keys = reverse("admin:apikeys_apikey_changelist") + f"?workspace__id__exact={obj.pk}"
+        return [(f"The keys of {obj}", keys), *super().links_for(obj)]
+
+    @admin.display(description="See also")
+    def related(self, obj: Workspace) -> str:
+        query = f"?workspace__id__exact={obj.pk}"
+        links = [
+            ("Keys", reverse("admin:apikeys_apikey_changelist") + query),
+            ("Members", reverse("admin:workspaces_membership_changelist") + query),
+            ("Audit trail", reverse("admin:workspaces_auditevent_changelist") + query),
+        ]
+        return format_html_join(
+            " · ", '<a href="{}">{}</a>', ((url, label) for label, url in links)
+        )
+
+
+class MembershipAddForm(ServiceModelForm):
+    """A user given a role in a workspace by `membership_add`."""
+
+    class Meta:
+        model = Membership
+        fields = ["workspace", "user", "role"]
+
+    def apply(self) -> None:
+        data = self.cleaned_data
+        membership = self.call(
+            membership_add, workspace=data["workspace"], user=data["user"], role=data["role"]
+        )
+        if membership is not None:
+            self.adopt(membership)
+
+
+class MembershipRoleForm(ServiceModelForm):
+    """A member's role, changed by `membership_set_role`."""
+
+    class Meta:
+        model = Membership
+        fields = ["role"]
+
+    def apply(self) -> None:
+        if "role" in self.changed_data:
+            self.call(membership_set_role, membership=self.instance, role=self.cleaned_data["role"])
+
+
+@admin.register(Membership)
+class MembershipAdmin(ServiceModelAdmin):
+    """Members are added and their role changed through the services; removal is not offered yet."""
+
+    form = MembershipRoleForm
+    add_form = MembershipAddForm
+    list_display = ["user", "workspace", "role", "created_at"]
+    list_filter = ["role", "workspace"]
+    search_fields = ["user__username", "user__email", "workspace__slug", "workspace__name"]
+    list_select_related = ["user", "workspace"]
+    autocomplete_fields = ["workspace", "user"]
+
+    def get_fields(self, request, obj=None):
+        return ["workspace", "user", "role"] + ([] if obj is None else ["created_at"])
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["workspace", "user", "created_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyModelAdmin):
+    """The audit trail: searchable, filterable, never edited."""
+
+    list_display = [
+        "created_at",
+        "workspace",
+        "actor_label",
+        "actor_ip",
+        "action",
+        "target_type",
+        "target_label",
+    ]
+    list_filter = ["action", "workspace"]
+    search_fields = ["action", "actor_label", "target_label"]
+    list_select_related = ["workspace"]
+    date_hierarchy = "created_at"

@@ -1,0 +1,125 @@
+"""The admin's forms for keys and address rules: each change made by a service, while validating."""
+
+from typing import Any
+
+from django import forms
+
+from apikeys.lifecycle import GRACE_PERIODS
+from apikeys.models import ApiKey, IpRule, KeySecret
+from apikeys.services import (
+    api_key_create,
+    api_key_set_access_mode,
+    api_key_set_allowed_events,
+    api_key_set_expiry,
+    ip_rule_add,
+    metrics_cache_ttl_set,
+)
+from workspaces.admin import ServiceModelForm, issued_rows
+
+
+class EventNamesField(forms.CharField):
+    """Event names typed one a line, cleaned to a list; the service judges each name."""
+
+    widget = forms.Textarea(attrs={"rows": 5, "cols": 40})
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class ApiKeyAddForm(ServiceModelForm):
+    """A new key of a workspace, with its secret(s), made by `api_key_create`."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["workspace", "kind", "name", "expires_at"]
+
+    def apply(self) -> None:
+        data = self.cleaned_data
+        issued = self.call(
+            api_key_create,
+            workspace=data["workspace"],
+            kind=data["kind"],
+            name=data["name"],
+            expires_at=data.get("expires_at"),
+        )
+        if issued is not None:
+            self.adopt(issued.key)
+            self.issued = tuple(issued_rows(issued))
+
+
+class ApiKeySettingsForm(ServiceModelForm):
+    """A key's settings; each one changed goes through its own service, which audits it."""
+
+    class Meta:
+        model = ApiKey
+        fields = ["expires_at", "access_mode", "events_mode", "allowed_events", "cache_ttl_minutes"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "allowed_events" in self.fields:
+            self.fields["allowed_events"] = EventNamesField(
+                required=False,
+                label="Allowed events",
+                help_text="One event name per line; used with “Specific profile events”.",
+            )
+
+    def apply(self) -> None:
+        key, data, changed = self.instance, self.cleaned_data, self.changed_data
+        if "expires_at" in changed:
+            self.call(api_key_set_expiry, key=key, expires_at=data["expires_at"])
+        if "access_mode" in changed:
+            self.call(api_key_set_access_mode, key=key, mode=data["access_mode"])
+        if "events_mode" in changed or "allowed_events" in changed:
+            mode = data["events_mode"]
+            names = data.get("allowed_events", []) if mode == ApiKey.EventsMode.SPECIFIC else []
+            self.call(api_key_set_allowed_events, key=key, mode=mode, names=names)
+        if "cache_ttl_minutes" in changed:
+            self.call(metrics_cache_ttl_set, key=key, minutes=data["cache_ttl_minutes"])
+
+
+class IpRuleAddForm(ServiceModelForm):
+    """An address or network added to a key's allow-list by `ip_rule_add`, normalised."""
+
+    class Meta:
+        model = IpRule
+        fields = ["key", "network", "description"]
+
+    def apply(self) -> None:
+        data = self.cleaned_data
+        rule = self.call(
+            ip_rule_add, key=data["key"], network=data["network"], description=data["description"]
+        )
+        if rule is not None:
+            self.adopt(rule)
+
+
+class RollForm(forms.Form):
+    """How to roll: which secret, and how long the old one keeps working."""
+
+    grace = forms.ChoiceField(
+        label="The old secret keeps working for",
+        choices=[(name, label) for name, (_, label) in GRACE_PERIODS.items()],
+        widget=forms.RadioSelect,
+    )
+    role = forms.ChoiceField(
+        label="Secret to roll (Metrics keys)",
+        choices=[
+            (KeySecret.Role.PRIMARY, "API key"),
+            (KeySecret.Role.CLIENT_SECRET, "Client secret"),
+        ],
+        initial=KeySecret.Role.PRIMARY,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args: Any, has_metrics: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not has_metrics:  # an Integration key has one secret only
+            del self.fields["role"]
+
+    @property
+    def chosen_role(self) -> str:
+        return self.cleaned_data.get("role", KeySecret.Role.PRIMARY)
