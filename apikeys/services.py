@@ -22,6 +22,7 @@ from apikeys.models import (
     KeySecret,
     secret_kind_for,
 )
+from userflux_site.errors import field_error
 from workspaces.audit import Actor, audit_record
 from workspaces.models import Workspace
 
@@ -35,11 +36,6 @@ class IssuedKey:
 
     key: ApiKey
     secrets: dict[str, str] = field(default_factory=dict)
-
-
-def _field_error(field_name: str, message: str, code: str) -> ValidationError:
-    """A validation error on one field, with a stable code that callers can branch on."""
-    return ValidationError({field_name: ValidationError(message, code=code)})
 
 
 def _secret_issue(*, key: ApiKey, role: str) -> str:
@@ -95,7 +91,7 @@ def api_key_create(
     )
     key.full_clean(exclude=["workspace"], validate_constraints=False)
     if expires_at is not None and expires_at <= now:
-        raise _field_error("expires_at", "The expiry date must be in the future.", "invalid")
+        raise field_error("expires_at", "The expiry date must be in the future.", "invalid")
     if (
         kind == ApiKey.Kind.METRICS
         and ApiKey.objects.filter(workspace=workspace, kind=kind, revoked_at__isnull=True).exists()
@@ -131,9 +127,9 @@ def api_key_create(
 def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Role.PRIMARY) -> str:
     """Give a key a new secret; the old one stays valid for the chosen grace, then stops."""
     if grace not in GRACE_PERIODS:
-        raise _field_error("grace", f"Choose one of: {', '.join(GRACE_PERIODS)}.", "invalid_grace")
+        raise field_error("grace", f"Choose one of: {', '.join(GRACE_PERIODS)}.", "invalid_grace")
     if role not in _roles_of(key.kind):
-        raise _field_error("role", "This key has no such secret.", "invalid_role")
+        raise field_error("role", "This key has no such secret.", "invalid_role")
     with transaction.atomic():
         key = _locked(key.pk)
         now = timezone.now()
@@ -180,7 +176,7 @@ def api_key_revoke(*, key: ApiKey, by: Actor) -> ApiKey:
 def api_key_set_expiry(*, key: ApiKey, expires_at: datetime | None, by: Actor) -> ApiKey:
     """Set (or clear, with None) the moment a key stops working."""
     if expires_at is not None and expires_at <= timezone.now():
-        raise _field_error("expires_at", "The expiry date must be in the future.", "in_past")
+        raise field_error("expires_at", "The expiry date must be in the future.", "in_past")
     with transaction.atomic():
         key = _locked(key.pk)
         before = key.expires_at
@@ -201,11 +197,11 @@ def api_key_set_expiry(*, key: ApiKey, expires_at: datetime | None, by: Actor) -
 def api_key_set_access_mode(*, key: ApiKey, mode: str, by: Actor) -> ApiKey:
     """Choose Anywhere or Specific locations; Specific needs at least one rule first."""
     if mode not in ApiKey.AccessMode.values:
-        raise _field_error("access_mode", "Choose “Anywhere” or “Specific locations”.", "invalid")
+        raise field_error("access_mode", "Choose “Anywhere” or “Specific locations”.", "invalid")
     with transaction.atomic():
         key = _locked(key.pk)
         if mode == ApiKey.AccessMode.SPECIFIC and not key.ip_rules.exists():
-            raise _field_error(
+            raise field_error(
                 "access_mode",
                 "Add at least one IP address before choosing “Specific "
                 "locations”: with no address the key could not be used from anywhere.",
@@ -225,17 +221,17 @@ def ip_rule_add(*, key: ApiKey, network: str, description: str = "", by: Actor) 
     try:
         parsed = networks.rule_parse(network)
     except networks.RuleError as error:
-        raise _field_error("network", str(error), error.code) from None
+        raise field_error("network", str(error), error.code) from None
     description = (description or "").strip()
     if len(description) > 200:
-        raise _field_error(
+        raise field_error(
             "description", "Keep the description to 200 characters or fewer.", "max_length"
         )
     text = networks.rule_text(parsed)
     with transaction.atomic():
         key = _locked(key.pk)
         if key.ip_rules.filter(network=text).exists():
-            raise _field_error("network", f"{text} is already on this key's list.", "duplicate")
+            raise field_error("network", f"{text} is already on this key's list.", "duplicate")
         rule = IpRule.objects.create(
             key=key, network=text, description=description, created_at=timezone.now()
         )
@@ -272,9 +268,9 @@ def ip_rule_remove(*, rule: IpRule, by: Actor) -> None:
 
 def _event_names_clean(names: list[str]) -> list[str]:
     if not isinstance(names, list | tuple):
-        raise _field_error("allowed_events", "Give a list of event names.", "invalid")
+        raise field_error("allowed_events", "Give a list of event names.", "invalid")
     if len(names) > MAX_ALLOWED_EVENTS:
-        raise _field_error(
+        raise field_error(
             "allowed_events",
             f"A key may allow at most {MAX_ALLOWED_EVENTS} event names.",
             "too_many",
@@ -282,21 +278,21 @@ def _event_names_clean(names: list[str]) -> list[str]:
     seen: set[str] = set()
     for name in names:
         if not isinstance(name, str) or not name:
-            raise _field_error("allowed_events", "An event name cannot be empty.", "empty")
+            raise field_error("allowed_events", "An event name cannot be empty.", "empty")
         if any(char.isspace() or not char.isprintable() for char in name):
-            raise _field_error(
+            raise field_error(
                 "allowed_events",
                 f"“{name}” has whitespace or a control character in it.",
                 "whitespace",
             )
         if len(name) > MAX_EVENT_NAME_LENGTH:
-            raise _field_error(
+            raise field_error(
                 "allowed_events",
                 f"Event names are at most {MAX_EVENT_NAME_LENGTH} characters.",
                 "max_length",
             )
         if name in seen:
-            raise _field_error("allowed_events", f"“{name}” is listed twice.", "duplicate")
+            raise field_error("allowed_events", f"“{name}” is listed twice.", "duplicate")
         seen.add(name)
     return list(names)
 
@@ -304,12 +300,12 @@ def _event_names_clean(names: list[str]) -> list[str]:
 def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: Actor) -> ApiKey:
     """Allow an Integration key every profile event, or only the named ones."""
     if mode not in ApiKey.EventsMode.values:
-        raise _field_error(
+        raise field_error(
             "events_mode", "Choose “All profile events” or “Specific profile events”.", "invalid"
         )
     names = _event_names_clean(names) if mode == ApiKey.EventsMode.SPECIFIC else []
     if mode == ApiKey.EventsMode.SPECIFIC and not names:
-        raise _field_error(
+        raise field_error(
             "allowed_events",
             "Choose at least one event, or allow all profile events.",
             "empty_list",
@@ -333,9 +329,9 @@ def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: 
 def metrics_cache_ttl_set(*, key: ApiKey, minutes: int, by: Actor) -> ApiKey:
     """Set how long Metrics results are served from the cache, 5 minutes to 7 days."""
     if isinstance(minutes, bool) or not isinstance(minutes, int):
-        raise _field_error("cache_ttl_minutes", "Enter a whole number of minutes.", "invalid")
+        raise field_error("cache_ttl_minutes", "Enter a whole number of minutes.", "invalid")
     if not CACHE_TTL_MIN_MINUTES <= minutes <= CACHE_TTL_MAX_MINUTES:
-        raise _field_error(
+        raise field_error(
             "cache_ttl_minutes",
             f"The cache TTL must be at least {CACHE_TTL_MIN_MINUTES} "
             f"and at most {CACHE_TTL_MAX_MINUTES:,} minutes (7 days).",

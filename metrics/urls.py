@@ -1,3 +1,13 @@
-"""URLs of the metrics app."""
+"""The Metrics API's paths (../shared/CONTRACT.md §3)."""
 
-urlpatterns = []
+from django.urls import path
+
+from metrics import apis
+
+urlpatterns = [
+    path("metrics/auth/token", apis.TokenView.as_view(), name="metrics-token"),
+    path("metrics/query", apis.QueryView.as_view(), name="metrics-query"),
+    path(
+        "metrics/query/<str:metric_id>", apis.SavedQueryView.as_view(), name="metrics-saved-query"
+    ),
+]

@@ -4,19 +4,25 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from apikeys import keycache
+from apikeys import keycache, limiter, rejections
 from workspaces.audit import SYSTEM, Actor
 from workspaces.models import Membership
 from workspaces.services import membership_add, workspace_create
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    """Each test starts with an empty shared cache and no per-process key snapshots."""
+def _forget_everything():
     cache.clear()
     keycache.key_config_changed()
+    limiter.limiter_reset()
+    rejections.rejections_reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts with an empty shared cache, no key snapshots, no blocks or samples."""
+    _forget_everything()
     yield
-    cache.clear()
+    _forget_everything()
 
 
 @pytest.fixture

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("apikeys.urls")),
     path("", include("ingest.urls")),
     path("", include("metrics.urls")),
+    path("", include("metrics.page_urls")),
 ]

@@ -102,11 +102,14 @@ class ServiceModelAdmin(admin.ModelAdmin):
         """Nothing to write: these admins have no inlines and no many-to-many fields."""
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Built first: it may still query (the content type, on a cold cache), which a
+        # transaction marked for rollback refuses. The template renders after the transaction.
+        response = super().render_change_form(request, context, add, change, form_url, obj)
         if request.method == "POST":
             # The form is shown again because a check refused the change: undo whatever its
             # services already did inside this request's transaction (the admin opened it).
             transaction.set_rollback(True, using=router.db_for_write(self.model))
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return response
 
     def response_add(self, request, obj, post_url_continue=None):
         rows = getattr(request, "issued_secrets", None)

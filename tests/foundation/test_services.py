@@ -68,7 +68,7 @@ def test_no_secret_is_stored_anywhere_in_the_database(created):
     tables = connection.introspection.table_names()
     with connection.cursor() as cursor:
         for table in tables:
-            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 (introspected names)
+            cursor.execute(f'SELECT * FROM "{table}"')
             dump = repr(cursor.fetchall())
             for secret in secrets:
                 assert secret not in dump, table
@@ -76,8 +76,8 @@ def test_no_secret_is_stored_anywhere_in_the_database(created):
 
 
 def test_duplicate_slug_is_refused(created):
-    from workspaces.services import workspace_create
     from workspaces.audit import SYSTEM
+    from workspaces.services import workspace_create
 
     with pytest.raises(ValidationError):
         workspace_create(name="Again", slug="acme", by=SYSTEM)
@@ -120,8 +120,12 @@ def test_bad_key_input_is_refused(workspace, actor, kind, name):
 
 @pytest.mark.parametrize(
     ("grace", "valid_for"),
-    [("none", timedelta(0)), ("1h", timedelta(hours=1)), ("24h", timedelta(hours=24)),
-     ("7d", timedelta(days=7))],
+    [
+        ("none", timedelta(0)),
+        ("1h", timedelta(hours=1)),
+        ("24h", timedelta(hours=24)),
+        ("7d", timedelta(days=7)),
+    ],
 )
 def test_roll_keeps_the_old_secret_for_the_grace_only(created, actor, grace, valid_for):
     old = created.secrets()["readWrite"]
@@ -244,7 +248,9 @@ def test_specific_locations_need_a_rule_and_keep_their_last_one(created, actor):
     assert not IpRule.objects.filter(pk=second.pk).exists()
     api_key_set_access_mode(key=key, mode="anywhere", by=actor)
     ip_rule_remove(rule=rule, by=actor)
-    actions = list(AuditEvent.objects.filter(target_id=str(key.pk)).values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(key.pk)).values_list("action", flat=True)
+    )
     assert actions.count("ip_rule.remove") == 2
     assert actions.count("api_key.set_access_mode") == 2
     with pytest.raises(ValidationError):

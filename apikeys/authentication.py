@@ -1,0 +1,89 @@
+"""Authentication of Integration API calls by key, and what a key-authenticated caller is."""
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from rest_framework.authentication import BaseAuthentication
+
+from apikeys import crypto, keycache, limiter
+from apikeys.clientip import client_address
+from apikeys.exceptions import InvalidKey, TooManyAttempts
+
+INTEGRATION_KINDS = frozenset({crypto.SecretKind.WRITE_ONLY, crypto.SecretKind.READ_WRITE})
+
+
+class KeyClient:
+    """The caller of a key-authenticated call: a program, never a person, never staff."""
+
+    __slots__ = ("key_id", "workspace_id")
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, snapshot: keycache.KeySnapshot):
+        self.key_id = snapshot.key_id
+        self.workspace_id = snapshot.workspace_id
+
+    def __str__(self) -> str:
+        return f"key {self.key_id}"
+
+
+class IntegrationKeyAuthentication(BaseAuthentication):
+    """Accepts a live Integration key sent as `Authorization: Bearer <key>`, and nothing else.
+
+    Order matters: an address blocked for guessing is refused first; then the secret's shape and
+    checksum are checked offline (no database, no cache); only a well-formed secret is looked up,
+    in the per-process key cache. Every refusal is the same 401, whatever its reason.
+    """
+
+    keyword = "bearer"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != self.keyword:
+            return None
+        address = client_address(request)
+        wait = limiter.blocked_for(address)
+        if wait is not None:
+            raise TooManyAttempts(wait)
+        secret = secret.strip()
+        if crypto.secret_kind(secret) not in INTEGRATION_KINDS:
+            raise InvalidKey("malformed_key")
+        snapshot = keycache.snapshot_for_hash(crypto.secret_hash(secret))
+        if snapshot is None:
+            self._failed(address, "unknown_key", None)
+        refusal = snapshot.refusal(timezone.now())
+        if refusal is not None:
+            self._failed(address, refusal.value, snapshot)
+        keycache.key_used(snapshot)
+        return KeyClient(snapshot), snapshot
+
+    @staticmethod
+    def _failed(address, reason: str, snapshot) -> None:
+        wait = limiter.failure_record(address)
+        if wait is not None:
+            error = TooManyAttempts(wait)
+            error.snapshot = snapshot
+            raise error
+        raise InvalidKey(reason, snapshot)
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class IntegrationKeyScheme(OpenApiAuthenticationExtension):
+    """Describes Integration key authentication in the OpenAPI schema."""
+
+    target_class = IntegrationKeyAuthentication
+    name = "IntegrationKey"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization",
+            token_prefix="Bearer",  # noqa: S106 (a scheme name, not a secret)
+        )

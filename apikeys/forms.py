@@ -1,0 +1,143 @@
+"""Forms of the API settings page: they read what an admin sent; the services decide the rest.
+
+Each field is named as the service's error field is named, so that a service's ValidationError
+lands next to the field it is about (`add_service_errors`).
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from apikeys.lifecycle import GRACE_PERIODS
+from apikeys.models import ApiKey, KeySecret
+
+DEFAULT_GRACE = "1h"
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's error on the field it names when the form has that field, else on top."""
+    if hasattr(error, "error_dict"):
+        for name, errors in error.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+class KeyCreateForm(forms.Form):
+    """A new key: its name and kind; `after` is the newest key id the page showed."""
+
+    name = forms.CharField(
+        max_length=100, error_messages={"required": "Give the key a name, e.g. “Website”."}
+    )
+    kind = forms.ChoiceField(
+        choices=ApiKey.Kind.choices, error_messages={"required": "Choose the kind of key."}
+    )
+    after = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class RollForm(forms.Form):
+    """Which secret to roll and how long the old one stays valid.
+
+    `current` is the id of the secret the page showed: a form sent twice (a reload of the
+    answer) finds another secret current and rolls nothing.
+    """
+
+    grace = forms.ChoiceField(
+        choices=[(name, label) for name, (_, label) in GRACE_PERIODS.items()],
+        error_messages={"required": "Choose how long the old secret stays valid."},
+    )
+    role = forms.ChoiceField(choices=KeySecret.Role.choices, required=False)
+    current = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def clean_role(self) -> str:
+        return self.cleaned_data["role"] or KeySecret.Role.PRIMARY
+
+
+class RevokeForm(forms.Form):
+    """A revoke, which happens only once the admin has confirmed it."""
+
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.is_valid() and self.cleaned_data["confirm"] == "yes"
+
+
+class AccessModeForm(forms.Form):
+    """Anywhere, or only the addresses on the key's list."""
+
+    access_mode = forms.ChoiceField(
+        choices=ApiKey.AccessMode.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose “Anywhere” or “Specific locations”."},
+    )
+
+
+class IpRuleForm(forms.Form):
+    """An address or network to allow; the service parses and normalises it."""
+
+    network = forms.CharField(required=False, strip=False)
+    description = forms.CharField(required=False, strip=False)
+
+
+class NameListField(forms.Field):
+    """Every value sent under one name, as a list of strings (chips the admin switched on)."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def to_python(self, value) -> list[str]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            return [value]
+        return [str(item) for item in value]
+
+
+class AllowedEventsForm(forms.Form):
+    """All profile events, or the chosen names plus any typed in `new_names`."""
+
+    events_mode = forms.ChoiceField(
+        choices=ApiKey.EventsMode.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose “All profile events” or “Specific profile events”."},
+    )
+    allowed_events = NameListField(required=False)
+    new_names = forms.CharField(required=False, max_length=2_000)
+
+    def clean(self):
+        data = super().clean()
+        # Event names hold no whitespace (UserFlux's docs), so whitespace separates new ones.
+        typed = (data.get("new_names") or "").split()
+        data["names"] = list(dict.fromkeys([*data.get("allowed_events", []), *typed]))
+        return data
+
+
+class CacheTtlForm(forms.Form):
+    """How many minutes a Metrics result is served from the cache."""
+
+    cache_ttl_minutes = forms.IntegerField(
+        error_messages={
+            "required": "Enter the cache TTL in minutes.",
+            "invalid": "Enter a whole number of minutes, e.g. 10.",
+        }
+    )
+
+
+def key_forms(*, key: ApiKey, current: dict[str, KeySecret]) -> dict[str, forms.Form]:
+    """The forms an admin sees for one live key, filled with its settings, by name."""
+    found: dict[str, forms.Form] = {
+        f"roll_{role}": RollForm(
+            initial={"grace": DEFAULT_GRACE, "role": role, "current": secret.pk}
+        )
+        for role, secret in current.items()
+    }
+    found["access"] = AccessModeForm(initial={"access_mode": key.access_mode})
+    found["rule"] = IpRuleForm()
+    found["remove"] = forms.Form()  # no fields: it carries a refused removal's error
+    if key.is_integration:
+        found["revoke"] = RevokeForm()
+        found["events"] = AllowedEventsForm(
+            initial={"events_mode": key.events_mode, "allowed_events": key.allowed_events}
+        )
+    else:
+        found["ttl"] = CacheTtlForm(initial={"cache_ttl_minutes": key.cache_ttl_minutes})
+    return found

@@ -1,0 +1,1 @@
+"""The Integration API benchmark (see README.md)."""

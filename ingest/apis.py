@@ -1,0 +1,175 @@
+"""The Integration API (../shared/CONTRACT.md §2): thin views over parsing, services, selectors.
+
+Every view authenticates by key, checks the caller's address and the key's scope (DRF
+authentication and permission classes, in that order), reads its body with `ingest.parsing`,
+and records every refusal for the workspace's admins.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apikeys import rejections
+from apikeys.authentication import IntegrationKeyAuthentication
+from apikeys.clientip import client_address
+from apikeys.exceptions import InvalidKey, RateLimited
+from apikeys.keycache import KeySnapshot
+from apikeys.limiter import key_rate_wait
+from apikeys.permissions import (
+    SCOPE_READ_WRITE,
+    SCOPE_WRITE,
+    AddressAllowed,
+    HasKey,
+    KeyScope,
+    events_check,
+)
+from ingest import parsing, selectors, services
+from ingest.schemas import (
+    LOCATION_ENRICHMENT,
+    EventBatchSerializer,
+    EventSerializer,
+    ProfileIdentifySerializer,
+    ProfileSerializer,
+    WorkflowTriggerSerializer,
+    error_responses,
+)
+
+# Refusals that the admins' log records; a 404 is an answer about data, not a refusal.
+RECORDED_STATUSES = frozenset({400, 401, 403, 413, 415, 429})
+NO_CONTENT = OpenApiResponse(description="Accepted; no body.")
+
+
+class IntegrationView(APIView):
+    """Base of the Integration API views: key auth, address and scope checks, refusal log."""
+
+    authentication_classes = [IntegrationKeyAuthentication]
+    permission_classes = [HasKey, AddressAllowed, KeyScope]
+    parser_classes: list = []  # bodies are read by ingest.parsing, never by DRF
+    unauthenticated_error = InvalidKey
+    required_scope: str | None = None
+
+    def check_throttles(self, request) -> None:
+        # The optional per-key rate (off by default): one dictionary update per call.
+        wait = key_rate_wait(request.auth.key_id)
+        if wait is not None:
+            raise RateLimited(wait)
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code in RECORDED_STATUSES:
+            self._refusal_record(exc, response)
+        return response
+
+    def _refusal_record(self, exc, response) -> None:
+        http_request = self.request._request
+        snapshot = getattr(exc, "snapshot", None)
+        if snapshot is None and isinstance(getattr(http_request, "auth", None), KeySnapshot):
+            snapshot = http_request.auth
+        reason = getattr(exc, "reason", None)
+        if reason is None:
+            missing = isinstance(exc, exceptions.NotAuthenticated)
+            reason = "missing_key" if missing else response.data.get("code", "refused")
+        rejections.rejection_record(
+            reason=reason,
+            address=client_address(http_request),
+            snapshot=snapshot,
+            method=http_request.method,
+            path=http_request.path,
+        )
+
+
+class EventIngestApi(IntegrationView):
+    """`POST /event/ingest`: one event."""
+
+    required_scope = SCOPE_WRITE
+
+    @extend_schema(
+        operation_id="event_ingest",
+        request={"application/json": EventSerializer},
+        parameters=[LOCATION_ENRICHMENT],
+        responses={204: NO_CONTENT, **error_responses(400, 413, 415)},
+    )
+    def post(self, request):
+        events = parsing.event_body(request)
+        events_check(request.auth, (event.name for event in events))
+        services.events_ingest(key=request.auth, events=events)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EventBatchApi(IntegrationView):
+    """`POST /event/ingest/batch`: `{"events": [...]}`, accepted whole or not at all."""
+
+    required_scope = SCOPE_WRITE
+
+    @extend_schema(
+        operation_id="event_ingest_batch",
+        request={"application/json": EventBatchSerializer},
+        parameters=[LOCATION_ENRICHMENT],
+        responses={204: NO_CONTENT, **error_responses(400, 413, 415)},
+    )
+    def post(self, request):
+        events = parsing.batch_body(request)
+        events_check(request.auth, (event.name for event in events))
+        services.events_ingest(key=request.auth, events=events)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileIdentifyApi(IntegrationView):
+    """`POST /profile`: identify a user, merging properties and linking an anonymous id."""
+
+    required_scope = SCOPE_WRITE
+
+    @extend_schema(
+        operation_id="profile_identify",
+        request={"application/json": ProfileIdentifySerializer},
+        parameters=[LOCATION_ENRICHMENT],
+        responses={204: NO_CONTENT, **error_responses(400, 413, 415)},
+    )
+    def post(self, request):
+        body = parsing.profile_body(request)
+        services.profile_identify(
+            key=request.auth,
+            user_id=body.user_id,
+            anonymous_id=body.anonymous_id,
+            properties=body.properties,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileDetailApi(IntegrationView):
+    """`GET /profile/{userId}`: a profile, with the anonymous ids linked to it."""
+
+    required_scope = SCOPE_READ_WRITE
+
+    @extend_schema(
+        operation_id="profile_get",
+        parameters=[LOCATION_ENRICHMENT],
+        responses={200: ProfileSerializer, **error_responses(404)},
+    )
+    def get(self, request, user_id: str):
+        return Response(
+            selectors.profile_get(workspace_id=request.auth.workspace_id, user_id=user_id)
+        )
+
+
+class WorkflowTriggerApi(IntegrationView):
+    """`POST /workflow/trigger`: start an enabled workflow trigger for a user."""
+
+    required_scope = SCOPE_READ_WRITE
+
+    @extend_schema(
+        operation_id="workflow_trigger",
+        request={"application/json": WorkflowTriggerSerializer},
+        parameters=[LOCATION_ENRICHMENT],
+        responses={204: NO_CONTENT, **error_responses(400, 404, 413, 415)},
+    )
+    def post(self, request):
+        body = parsing.trigger_body(request)
+        services.workflow_trigger(
+            key=request.auth,
+            trigger_id=body.trigger_id,
+            user_id=body.user_id,
+            variables=body.variables,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

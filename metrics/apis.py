@@ -1,0 +1,202 @@
+"""The Metrics API (../shared/CONTRACT.md §3): token exchange and queries, thin over services."""
+
+import json
+import uuid
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apikeys import rejections
+from apikeys.clientip import client_address
+from apikeys.exceptions import InvalidBody, UnsupportedMediaType
+from apikeys.keycache import KeySnapshot
+from apikeys.permissions import AddressAllowed, HasKey
+from metrics import services, tokens
+from metrics.authentication import AccessTokenAuthentication
+from metrics.exceptions import InvalidToken, MetricNotFound, QueryError
+from metrics.models import SavedMetric
+from metrics.sql import SqlError, decode_query
+
+RECORDED_STATUSES = frozenset({401, 403, 429})
+MAX_BODY_BYTES = 256 * 1024
+
+ERRORS = {
+    status: OpenApiResponse(description=text)
+    for status, text in {
+        400: "invalid_body, invalid_sql, missing_variable, invalid_variable, query_failed, "
+        "query_timeout",
+        401: "invalid_client / invalid_token",
+        403: "ip_not_allowed, forbidden_table, forbidden_function",
+        404: "metric_not_found",
+        413: "result_too_large",
+        429: "too_many_attempts (with Retry-After)",
+    }.items()
+}
+RESULT = inline_serializer(
+    "MetricsResult",
+    {
+        "columns": serializers.ListField(child=serializers.CharField()),
+        "rows": serializers.ListField(child=serializers.DictField()),
+        "rowCount": serializers.IntegerField(),
+        "truncated": serializers.BooleanField(),
+        "cached": serializers.BooleanField(),
+        "cachedUntil": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+def _json_body(request) -> dict:
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType()
+    raw = request._request.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidBody(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, RecursionError):
+        raise InvalidBody("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidBody("The body must be a JSON object.")
+    return body
+
+
+def _variables(body: dict) -> dict:
+    variables = body.get("variables")
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise InvalidBody("variables must be an object.", field="variables")
+    return variables
+
+
+class _RecordsRefusals(APIView):
+    parser_classes: list = []
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code in RECORDED_STATUSES:
+            http_request = self.request._request
+            snapshot = getattr(exc, "snapshot", None)
+            if snapshot is None and isinstance(getattr(self.request, "auth", None), KeySnapshot):
+                snapshot = self.request.auth
+            rejections.rejection_record(
+                reason=getattr(exc, "reason", None) or response.data.get("code", "refused"),
+                address=client_address(http_request),
+                snapshot=snapshot,
+                method=http_request.method,
+                path=http_request.path,
+            )
+        return response
+
+
+class TokenView(_RecordsRefusals):
+    """`POST /metrics/auth/token`: the API key and client secret, for a short-lived token."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=inline_serializer(
+            "TokenRequest",
+            {"clientSecret": serializers.CharField(), "environmentApiKey": serializers.CharField()},
+        ),
+        responses={
+            200: inline_serializer(
+                "TokenResponse",
+                {
+                    "accessToken": serializers.CharField(),
+                    "tokenType": serializers.CharField(),
+                    "expiresIn": serializers.IntegerField(),
+                },
+            ),
+            **ERRORS,
+        },
+        auth=[],
+        operation_id="metrics_token",
+    )
+    def post(self, request):
+        body = _json_body(request)
+        issued = tokens.access_token_exchange(
+            api_key=body.get("environmentApiKey"),
+            client_secret=body.get("clientSecret"),
+            address=client_address(request),
+        )
+        return Response(
+            {"accessToken": issued.token, "tokenType": "Bearer", "expiresIn": issued.expires_in},
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+
+class _QueryView(_RecordsRefusals):
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [HasKey, AddressAllowed]
+    unauthenticated_error = InvalidToken
+
+    def _answer(self, run) -> Response:
+        try:
+            result = run()
+        except SqlError as error:
+            raise QueryError(error) from None
+        return Response(result, headers={"Cache-Control": "no-store"})
+
+
+class QueryView(_QueryView):
+    """`POST /metrics/query`: ad-hoc SQL, base64-encoded, over the workspace's own tables."""
+
+    @extend_schema(
+        request=inline_serializer(
+            "QueryRequest",
+            {"encodedQuery": serializers.CharField(), "variables": serializers.DictField()},
+        ),
+        responses={200: RESULT, **ERRORS},
+        operation_id="metrics_query",
+    )
+    def post(self, request):
+        body = _json_body(request)
+        variables = _variables(body)
+        snapshot: KeySnapshot = request.auth
+
+        def run():
+            text = decode_query(
+                body.get("encodedQuery"), max_length=settings.METRICS_MAX_QUERY_LENGTH
+            )
+            return services.query_run(
+                workspace_id=snapshot.workspace_id,
+                cache_ttl_minutes=snapshot.cache_ttl_minutes,
+                request={"sql": text.strip(), "variables": variables},
+                sql=text,
+                variables=variables,
+            )
+
+        return self._answer(run)
+
+
+class SavedQueryView(_QueryView):
+    """`POST /metrics/query/{metricId}`: a saved metric of the token's workspace, by id."""
+
+    @extend_schema(
+        request=inline_serializer("SavedQueryRequest", {"variables": serializers.DictField()}),
+        responses={200: RESULT, **ERRORS},
+        operation_id="metrics_saved_query",
+    )
+    def post(self, request, metric_id):
+        body = _json_body(request)
+        variables = _variables(body)
+        snapshot: KeySnapshot = request.auth
+        try:
+            metric_uuid = uuid.UUID(str(metric_id))
+        except ValueError:
+            raise MetricNotFound() from None
+        metric = SavedMetric.objects.filter(
+            pk=metric_uuid, workspace_id=snapshot.workspace_id
+        ).first()
+        if metric is None:
+            raise MetricNotFound()
+        return self._answer(
+            lambda: services.saved_metric_run(metric=metric, snapshot=snapshot, variables=variables)
+        )

@@ -1,0 +1,68 @@
+"""Authentication of Metrics queries by access token, and nothing else."""
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from rest_framework.authentication import BaseAuthentication
+
+from apikeys import crypto, keycache, limiter
+from apikeys.authentication import KeyClient
+from apikeys.clientip import client_address
+from apikeys.exceptions import TooManyAttempts
+from apikeys.models import KeySecret
+from metrics.exceptions import InvalidToken
+
+
+class AccessTokenAuthentication(BaseAuthentication):
+    """Accepts a live Metrics access token as `Authorization: Bearer <token>`; no key, no secret.
+
+    An Integration key, a Metrics API key or client secret, an expired token and one ended by
+    a roll are all the same 401, with `error="invalid_token"` in `WWW-Authenticate`.
+    """
+
+    keyword = "bearer"
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != self.keyword:
+            return None
+        address = client_address(request)
+        wait = limiter.blocked_for(address)
+        if wait is not None:
+            raise TooManyAttempts(wait)
+        request._token_refused = True
+        token = token.strip()
+        if crypto.secret_kind(token) is not crypto.SecretKind.ACCESS_TOKEN:
+            raise InvalidToken("malformed_token")
+        snapshot = keycache.snapshot_for_hash(crypto.secret_hash(token))
+        if snapshot is None or snapshot.role != KeySecret.Role.ACCESS_TOKEN:
+            wait = limiter.failure_record(address)
+            if wait is not None:
+                raise TooManyAttempts(wait)
+            raise InvalidToken("unknown_token")
+        refusal = snapshot.refusal(timezone.now())
+        if refusal is not None:
+            raise InvalidToken(f"token_{refusal.value}", snapshot)
+        request._token_refused = False
+        return KeyClient(snapshot), snapshot
+
+    def authenticate_header(self, request) -> str:
+        if getattr(request, "_token_refused", False):
+            return 'Bearer realm="metrics", error="invalid_token"'
+        return 'Bearer realm="metrics"'
+
+
+class AccessTokenScheme(OpenApiAuthenticationExtension):
+    """Describes Metrics access-token authentication in the OpenAPI schema."""
+
+    target_class = AccessTokenAuthentication
+    name = "MetricsAccessToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(
+            header_name="Authorization",
+            token_prefix="Bearer",  # noqa: S106 (a scheme name, not a secret)
+        )

@@ -1,0 +1,175 @@
+"""Saved metrics (create, edit, delete: validated and audited) and running queries."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apikeys.keycache import KeySnapshot
+from metrics import cache as result_cache
+from metrics import sandbox
+from metrics.models import SavedMetric
+from metrics.sql import SqlError, compile_query
+from userflux_site.errors import field_error
+from workspaces.audit import Actor, audit_record
+from workspaces.models import Workspace
+
+MAX_VARIABLES = 50
+
+
+def _metric_validate(*, workspace: Workspace, name: str, sql: str, variables: Any) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise field_error("name", "Give the metric a name.", "required")
+    if len(name) > 200:
+        raise field_error("name", "Keep the name to 200 characters or fewer.", "max_length")
+    if not isinstance(variables, dict) or len(variables) > MAX_VARIABLES:
+        raise field_error(
+            "variables",
+            f"Variables are an object of at most {MAX_VARIABLES} names and default values.",
+            "invalid",
+        )
+    try:
+        compile_query(
+            sql or "",
+            variables,
+            dialect=sandbox.database_dialect(),
+            workspace_id=workspace.pk,
+            row_cap=getattr(settings, "METRICS_ROW_CAP", sandbox.DEFAULT_ROW_CAP),
+        )
+    except SqlError as error:
+        where = f" (line {error.position[0]}, column {error.position[1]})" if error.position else ""
+        field_name = (
+            "variables" if error.code in {"missing_variable", "invalid_variable"} else "sql"
+        )
+        raise field_error(field_name, f"{error.detail}{where}", error.code) from None
+    return name
+
+
+def saved_metric_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    sql: str,
+    variables: dict[str, Any],
+    description: str = "",
+    by: Actor,
+) -> SavedMetric:
+    """Save a named query; its SQL must pass the sandbox's checks with the default variables."""
+    name = _metric_validate(workspace=workspace, name=name, sql=sql, variables=variables)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            metric = SavedMetric.objects.create(
+                workspace=workspace,
+                name=name,
+                description=(description or "").strip(),
+                sql=sql,
+                variables=variables,
+                created_at=now,
+                updated_at=now,
+                created_by=by.user,
+            )
+            audit_record(
+                workspace=workspace,
+                by=by,
+                action="metric.create",
+                target=metric,
+                changes={"name": name, "sql": sql, "variables": variables},
+            )
+    except IntegrityError:
+        raise field_error("name", f"A metric named “{name}” already exists.", "duplicate") from None
+    return metric
+
+
+def saved_metric_update(
+    *,
+    metric: SavedMetric,
+    name: str,
+    sql: str,
+    variables: dict[str, Any],
+    description: str = "",
+    by: Actor,
+) -> SavedMetric:
+    """Edit a metric; its version goes up, which retires every cached answer of the old one."""
+    name = _metric_validate(workspace=metric.workspace, name=name, sql=sql, variables=variables)
+    try:
+        with transaction.atomic():
+            metric = SavedMetric.objects.select_for_update().get(pk=metric.pk)
+            before = {"name": metric.name, "sql": metric.sql, "variables": metric.variables}
+            metric.name, metric.sql, metric.variables = name, sql, variables
+            metric.description = (description or "").strip()
+            metric.version += 1
+            metric.updated_at = timezone.now()
+            metric.save()
+            audit_record(
+                workspace=metric.workspace,
+                by=by,
+                action="metric.update",
+                target=metric,
+                changes={
+                    "before": before,
+                    "after": {"name": name, "sql": sql, "variables": variables},
+                    "version": metric.version,
+                },
+            )
+    except IntegrityError:
+        raise field_error("name", f"A metric named “{name}” already exists.", "duplicate") from None
+    return metric
+
+
+def saved_metric_delete(*, metric: SavedMetric, by: Actor) -> None:
+    """Delete a metric; calls by its id then answer 404."""
+    with transaction.atomic():
+        audit_record(
+            workspace=metric.workspace,
+            by=by,
+            action="metric.delete",
+            target=metric,
+            changes={"name": metric.name, "sql": metric.sql},
+        )
+        SavedMetric.objects.filter(pk=metric.pk).delete()
+
+
+def query_run(
+    *,
+    workspace_id: int,
+    cache_ttl_minutes: int | None,
+    request: dict[str, Any],
+    sql: str,
+    variables: dict[str, Any],
+) -> dict[str, Any]:
+    """Answer a query from the result cache, or run it in the sandbox and cache the answer.
+
+    `request` is what identifies the answer (the SQL, or the metric's id and version, and the
+    variables). With `cache_ttl_minutes` None (a test run from the Metrics page) the cache is
+    neither read nor written. Errors raise SqlError and are never cached.
+    """
+    key = result_cache.result_key(workspace_id=workspace_id, request=request)
+    if cache_ttl_minutes is not None:
+        cached = result_cache.result_get(key)
+        if cached is not None:
+            return {**cached, "cached": True}
+    result = sandbox.run_query(sql, variables, workspace_id=workspace_id)
+    if cache_ttl_minutes is None:
+        return {**result, "cached": False, "cachedUntil": None}
+    until = result_cache.result_put(key, result, ttl=timedelta(minutes=cache_ttl_minutes))
+    return {**result, "cached": False, "cachedUntil": until.isoformat().replace("+00:00", "Z")}
+
+
+def saved_metric_run(
+    *, metric: SavedMetric, snapshot: KeySnapshot | None, variables: dict[str, Any]
+) -> dict[str, Any]:
+    """Run a saved metric with its defaults overridden by `variables`."""
+    if not isinstance(variables, dict):
+        raise SqlError("invalid_variable", "variables must be an object.")
+    merged = {**metric.variables, **variables}
+    return query_run(
+        workspace_id=metric.workspace_id,
+        cache_ttl_minutes=snapshot.cache_ttl_minutes if snapshot is not None else None,
+        request={"metric": str(metric.pk), "version": metric.version, "variables": merged},
+        sql=metric.sql,
+        variables=merged,
+    )

@@ -1,0 +1,110 @@
+"""The client-credentials exchange: a Metrics API key and client secret for an access token.
+
+Tokens are KeySecrets of the Metrics key with the role `access_token` and `retires_at` at their
+expiry, so the one lifecycle function decides them too: a revoked or expired key ends them, and
+rolling either half of the pair retires them at once (`apikeys.services.api_key_roll`).
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apikeys import crypto, keycache, limiter
+from apikeys.exceptions import IpNotAllowed, TooManyAttempts
+from apikeys.keycache import KeySnapshot
+from apikeys.models import ApiKey, KeySecret
+from apikeys.networks import IPAddress
+from apikeys.permissions import address_allowed
+from metrics.exceptions import InvalidClient
+
+# Expired tokens are deleted when their key issues a new one, this long after they expired.
+EXPIRED_TOKENS_KEPT = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """An access token, shown once, and its lifetime in seconds."""
+
+    token: str
+    expires_in: int
+
+
+def _credential(secret: object, kind: crypto.SecretKind, role: str) -> KeySnapshot | None:
+    if not isinstance(secret, str) or crypto.secret_kind(secret) is not kind:
+        return None
+    snapshot = keycache.snapshot_for_hash(crypto.secret_hash(secret))
+    if snapshot is None or snapshot.kind != ApiKey.Kind.METRICS or snapshot.role != role:
+        return None
+    if snapshot.refusal(timezone.now()) is not None:
+        return None
+    return snapshot
+
+
+def _failed(address: IPAddress | None, api_key: object) -> InvalidClient:
+    """Count a failed exchange against the address and the API key; refuse alike either way."""
+    waits = [limiter.failure_record(address)]
+    if isinstance(api_key, str) and crypto.secret_kind(api_key) is not None:
+        waits.append(limiter.failure_record_bucket(f"mk:{crypto.secret_hash(api_key)[:32]}"))
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    return InvalidClient()
+
+
+def access_token_exchange(
+    *, api_key: object, client_secret: object, address: IPAddress | None
+) -> IssuedToken:
+    """Issue a token for a valid pair used from an allowed address; one answer for bad pairs."""
+    wait = limiter.blocked_for(address)
+    if isinstance(api_key, str) and crypto.secret_kind(api_key) is not None:
+        wait = wait or limiter.bucket_blocked_for(f"mk:{crypto.secret_hash(api_key)[:32]}")
+    if wait is not None:
+        raise TooManyAttempts(wait)
+    key = _credential(api_key, crypto.SecretKind.METRICS_API_KEY, KeySecret.Role.PRIMARY)
+    client = _credential(
+        client_secret, crypto.SecretKind.CLIENT_SECRET, KeySecret.Role.CLIENT_SECRET
+    )
+    if key is None or client is None or key.key_id != client.key_id:
+        raise _failed(address, api_key)
+    if not address_allowed(key, address):
+        raise IpNotAllowed()
+    token = _token_issue(key, [crypto.secret_hash(api_key), crypto.secret_hash(client_secret)])
+    if token is None:  # the pair was rolled or revoked a moment ago
+        raise _failed(address, api_key)
+    return token
+
+
+def _token_issue(snapshot: KeySnapshot, pair_hashes: list[str]) -> IssuedToken | None:
+    """Store a new token, unless the pair changed since the snapshot was taken.
+
+    The key's row lock orders this against a roll or revoke (which take the same lock), so no
+    token outlives the pair it was issued under, even by a moment.
+    """
+    lifetime = max(1, int(settings.METRICS_TOKEN_LIFETIME_SECONDS))
+    token = crypto.secret_generate(crypto.SecretKind.ACCESS_TOKEN)
+    now = timezone.now()
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=snapshot.key_id)
+        live = KeySecret.objects.filter(key=key, hash__in=pair_hashes).exclude(retires_at__lte=now)
+        if key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
+            return None
+        if live.count() != 2:
+            return None
+        KeySecret.objects.filter(
+            key_id=snapshot.key_id,
+            role=KeySecret.Role.ACCESS_TOKEN,
+            retires_at__lt=now - EXPIRED_TOKENS_KEPT,
+        ).delete()
+        KeySecret.objects.create(
+            key_id=snapshot.key_id,
+            role=KeySecret.Role.ACCESS_TOKEN,
+            hash=crypto.secret_hash(token),
+            mask=crypto.secret_mask(token),
+            created_at=now,
+            retires_at=now + timedelta(seconds=lifetime),
+        )
+    keycache.key_used(snapshot)
+    return IssuedToken(token=token, expires_in=lifetime)
