@@ -15,7 +15,8 @@ from apikeys.admin_forms import ApiKeyAddForm, ApiKeySettingsForm, IpRuleAddForm
 from apikeys.lifecycle import GRACE_PERIODS, key_state
 from apikeys.models import ApiKey, IpRule, KeySecret
 from apikeys.services import api_key_revoke, api_key_roll, ip_rule_remove
-from workspaces.admin import ReadOnlyModelAdmin, ServiceModelAdmin, actor_for
+from workspaces.admin import ReadOnlyModelAdmin, ServiceModelAdmin
+from workspaces.audit import Actor
 
 CONFIRM_TEMPLATE = "admin/apikeys/apikey/confirm.html"
 SHOWN_SECRET_FIELDS = ["id", "key_id", "role", "mask", "created_at", "retires_at"]
@@ -170,7 +171,7 @@ class ApiKeyAdmin(ServiceModelAdmin):
         form = RollForm(request.POST if confirmed else None, has_metrics=has_metrics)
         if not (confirmed and form.is_valid()):
             return self._confirm_page(request, keys, title="Roll secrets", form=form, action=action)
-        by, grace, role = actor_for(request), form.cleaned_data["grace"], form.chosen_role
+        by, grace, role = Actor.for_request(request), form.cleaned_data["grace"], form.chosen_role
         rows, errors = [], []
         for key in keys:
             try:
@@ -188,7 +189,7 @@ class ApiKeyAdmin(ServiceModelAdmin):
     def _revoke(self, request, keys, *, confirmed: bool, done_url: str, action: str = ""):
         if not confirmed:
             return self._confirm_page(request, keys, title="Revoke keys", form=None, action=action)
-        by, revoked = actor_for(request), 0
+        by, revoked = Actor.for_request(request), 0
         for key in keys:
             try:
                 api_key_revoke(key=key, by=by)
@@ -252,7 +253,7 @@ class IpRuleAdmin(ServiceModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        ip_rule_remove(rule=obj, by=actor_for(request))
+        ip_rule_remove(rule=obj, by=Actor.for_request(request))
 
     def delete_view(self, request, object_id, extra_context=None):
         try:

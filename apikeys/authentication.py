@@ -30,12 +30,11 @@ class KeyClient:
         return f"key {self.key_id}"
 
 
-class IntegrationKeyAuthentication(BaseAuthentication):
-    """Accepts a live Integration key sent as `Authorization: Bearer <key>`, and nothing else.
+class BearerSecretAuthentication(BaseAuthentication):
+    """Reads `Authorization: Bearer <secret>` and nothing else; subclasses decide the secret.
 
-    Order matters: an address blocked for guessing is refused first; then the secret's shape and
-    checksum are checked offline (no database, no cache); only a well-formed secret is looked up,
-    in the per-process key cache. Every refusal is the same 401, whatever its reason.
+    An address blocked for guessing is refused first, before the secret is even read, so that a
+    blocked guesser learns nothing. A header of another scheme is not ours: None.
     """
 
     keyword = "bearer"
@@ -51,7 +50,24 @@ class IntegrationKeyAuthentication(BaseAuthentication):
         wait = limiter.blocked_for(address)
         if wait is not None:
             raise TooManyAttempts(wait)
-        secret = secret.strip()
+        snapshot = self.snapshot_for(request, secret.strip(), address)
+        keycache.key_used(snapshot)
+        return KeyClient(snapshot), snapshot
+
+    def snapshot_for(self, request, secret: str, address) -> keycache.KeySnapshot:
+        """The live key snapshot of this secret, or raise the scheme's 401."""
+        raise NotImplementedError
+
+
+class IntegrationKeyAuthentication(BearerSecretAuthentication):
+    """Accepts a live Integration key sent as `Authorization: Bearer <key>`, and nothing else.
+
+    Order matters: an address blocked for guessing is refused first; then the secret's shape and
+    checksum are checked offline (no database, no cache); only a well-formed secret is looked up,
+    in the per-process key cache. Every refusal is the same 401, whatever its reason.
+    """
+
+    def snapshot_for(self, request, secret, address):
         if crypto.secret_kind(secret) not in INTEGRATION_KINDS:
             raise InvalidKey("malformed_key")
         snapshot = keycache.snapshot_for_hash(crypto.secret_hash(secret))
@@ -60,8 +76,7 @@ class IntegrationKeyAuthentication(BaseAuthentication):
         refusal = snapshot.refusal(timezone.now())
         if refusal is not None:
             self._failed(address, refusal.value, snapshot)
-        keycache.key_used(snapshot)
-        return KeyClient(snapshot), snapshot
+        return snapshot
 
     @staticmethod
     def _failed(address, reason: str, snapshot) -> None:

@@ -54,11 +54,6 @@ class KeySnapshot:
             retires_at=self.retires_at,
         )
 
-    def allows_address(self, address: networks.IPAddress | None) -> bool:
-        if self.access_mode == ApiKey.AccessMode.ANYWHERE:
-            return True
-        return networks.address_allowed(address, self.networks)
-
     def refused_events(self, names: list[str]) -> list[str]:
         """The names among these that this key may not send, in order, without repeats."""
         if self.events_mode == ApiKey.EventsMode.ALL:

@@ -18,10 +18,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from apikeys import services
-from apikeys.clientip import client_address
 from apikeys.forms import (
     AccessModeForm,
     AllowedEventsForm,
@@ -43,19 +42,13 @@ from apikeys.page_selectors import (
 )
 from workspaces.audit import Actor
 from workspaces.models import Membership, Workspace
-from workspaces.views import workspace_access
+from workspaces.views import change_view, workspace_access
 
 INVALID = 400
 NAMES_SHOWN_IN_MESSAGE = 10
 
 # (key id or None for the page's own forms, form name, bound form with errors)
 Bound = tuple[int | None, str, forms.Form]
-
-
-def _actor(request: HttpRequest) -> Actor:
-    """The signed-in admin and the address of this request, for the audit row."""
-    address = client_address(request)
-    return Actor.for_user(request.user, ip=str(address) if address is not None else None)
 
 
 # Where the page is scrolled back to after a change made with each form.
@@ -136,11 +129,6 @@ def _admin_key(
     return workspace, membership, key
 
 
-def _change_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A POST that changes something: signed-in users only, and its answer is never cached."""
-    return login_required(require_POST(never_cache(view)))
-
-
 def _key_change(
     request: HttpRequest,
     slug: str,
@@ -155,7 +143,7 @@ def _key_change(
     form = form_class(request.POST)
     if form.is_valid():
         try:
-            message = change(key, form.cleaned_data, _actor(request))
+            message = change(key, form.cleaned_data, Actor.for_request(request))
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -185,7 +173,7 @@ def settings_page(request: HttpRequest, slug: str) -> HttpResponse:
     return _render(request, workspace, membership)
 
 
-@_change_view
+@change_view
 def key_create(request: HttpRequest, slug: str) -> HttpResponse:
     """Add a key and show its secret(s) this once."""
     workspace, membership = workspace_access(request, slug, admin=True)
@@ -206,7 +194,10 @@ def key_create(request: HttpRequest, slug: str) -> HttpResponse:
                     )
                     return redirect(_page_url(workspace, "integration"))
                 issued = services.api_key_create(
-                    workspace=workspace, kind=data["kind"], name=data["name"], by=_actor(request)
+                    workspace=workspace,
+                    kind=data["kind"],
+                    name=data["name"],
+                    by=Actor.for_request(request),
                 )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -215,7 +206,7 @@ def key_create(request: HttpRequest, slug: str) -> HttpResponse:
     return _render(request, workspace, membership, bound=(None, "create", form), status=INVALID)
 
 
-@_change_view
+@change_view
 def key_roll(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Give a key (or the Metrics client secret) a new secret and show it this once."""
     workspace, membership, key = _admin_key(request, slug, key_id)
@@ -239,7 +230,7 @@ def key_roll(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
                     )
                     return redirect(_page_url(workspace, _key_anchor(key)))
                 secret = services.api_key_roll(
-                    key=key, grace=data["grace"], role=data["role"], by=_actor(request)
+                    key=key, grace=data["grace"], role=data["role"], by=Actor.for_request(request)
                 )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -255,7 +246,7 @@ def key_roll(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     return _render(request, workspace, membership, bound=(key.pk, form_name, form), status=INVALID)
 
 
-@_change_view
+@change_view
 def key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Revoke a key once the admin has confirmed; until then, ask."""
     workspace, membership, key = _admin_key(request, slug, key_id)
@@ -263,7 +254,7 @@ def key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     if not form.confirmed:
         return render(request, "apikeys/revoke_confirm.html", {"workspace": workspace, "key": key})
     try:
-        services.api_key_revoke(key=key, by=_actor(request))
+        services.api_key_revoke(key=key, by=Actor.for_request(request))
     except ValidationError as error:
         add_service_errors(form, error)
         return _render(
@@ -273,7 +264,7 @@ def key_revoke(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     return redirect(_page_url(workspace, "integration"))
 
 
-@_change_view
+@change_view
 def key_access_mode(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Choose Anywhere or Specific locations for a key."""
 
@@ -288,7 +279,7 @@ def key_access_mode(request: HttpRequest, slug: str, key_id: int) -> HttpRespons
     )
 
 
-@_change_view
+@change_view
 def ip_rule_add(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Add an address or network to a key's list (also "Allow this address" on a refusal)."""
 
@@ -308,7 +299,7 @@ def ip_rule_add(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     )
 
 
-@_change_view
+@change_view
 def ip_rule_remove(request: HttpRequest, slug: str, key_id: int, rule_id: int) -> HttpResponse:
     """Take an address off a key's list."""
 
@@ -322,7 +313,7 @@ def ip_rule_remove(request: HttpRequest, slug: str, key_id: int, rule_id: int) -
     )
 
 
-@_change_view
+@change_view
 def key_allowed_events(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Allow an Integration key every profile event, or only the chosen names."""
 
@@ -346,7 +337,7 @@ def key_allowed_events(request: HttpRequest, slug: str, key_id: int) -> HttpResp
     )
 
 
-@_change_view
+@change_view
 def metrics_cache_ttl(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Set how long Metrics results are served from the cache."""
 

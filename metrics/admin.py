@@ -13,7 +13,8 @@ from django.contrib import admin
 from metrics.forms import JsonObjectField
 from metrics.models import SavedMetric
 from metrics.services import saved_metric_create, saved_metric_delete, saved_metric_update
-from workspaces.admin import ServiceModelAdmin, ServiceModelForm, actor_for
+from workspaces.admin import ServiceModelAdmin, ServiceModelForm
+from workspaces.audit import Actor
 
 CODE_WIDGET = forms.Textarea(
     attrs={"rows": 10, "cols": 80, "spellcheck": "false", "style": "font-family: monospace"}
@@ -79,10 +80,10 @@ class SavedMetricAdmin(ServiceModelAdmin):
         return f"POST /metrics/query/{obj.pk}"
 
     def delete_model(self, request, obj):
-        saved_metric_delete(metric=obj, by=actor_for(request))
+        saved_metric_delete(metric=obj, by=Actor.for_request(request))
 
     def delete_queryset(self, request, queryset):
         """The bulk action deletes one metric at a time, so that each delete is audited."""
-        by = actor_for(request)
+        by = Actor.for_request(request)
         for metric in queryset.select_related("workspace"):
             saved_metric_delete(metric=metric, by=by)

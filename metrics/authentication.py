@@ -3,38 +3,23 @@
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from rest_framework.authentication import BaseAuthentication
 
 from apikeys import crypto, keycache, limiter
-from apikeys.authentication import KeyClient
-from apikeys.clientip import client_address
+from apikeys.authentication import BearerSecretAuthentication
 from apikeys.exceptions import TooManyAttempts
 from apikeys.models import KeySecret
 from metrics.exceptions import InvalidToken
 
 
-class AccessTokenAuthentication(BaseAuthentication):
+class AccessTokenAuthentication(BearerSecretAuthentication):
     """Accepts a live Metrics access token as `Authorization: Bearer <token>`; no key, no secret.
 
     An Integration key, a Metrics API key or client secret, an expired token and one ended by
     a roll are all the same 401, with `error="invalid_token"` in `WWW-Authenticate`.
     """
 
-    keyword = "bearer"
-
-    def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION")
-        if not header:
-            return None
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != self.keyword:
-            return None
-        address = client_address(request)
-        wait = limiter.blocked_for(address)
-        if wait is not None:
-            raise TooManyAttempts(wait)
+    def snapshot_for(self, request, token, address):
         request._token_refused = True
-        token = token.strip()
         if crypto.secret_kind(token) is not crypto.SecretKind.ACCESS_TOKEN:
             raise InvalidToken("malformed_token")
         snapshot = keycache.snapshot_for_hash(crypto.secret_hash(token))
@@ -47,7 +32,7 @@ class AccessTokenAuthentication(BaseAuthentication):
         if refusal is not None:
             raise InvalidToken(f"token_{refusal.value}", snapshot)
         request._token_refused = False
-        return KeyClient(snapshot), snapshot
+        return snapshot
 
     def authenticate_header(self, request) -> str:
         if getattr(request, "_token_refused", False):

@@ -1,5 +1,6 @@
 """The Metrics API's paths (../shared/CONTRACT.md §3)."""
 
+from django.conf import settings
 from django.urls import path
 
 from metrics import apis
@@ -11,3 +12,8 @@ urlpatterns = [
         "metrics/query/<str:metric_id>", apis.SavedQueryView.as_view(), name="metrics-saved-query"
     ),
 ]
+
+if getattr(settings, "BENCH_BASELINE_ENDPOINTS", False):
+    from metrics import baseline
+
+    urlpatterns += [path("_bench/baseline/metrics", baseline.BaselineQueryView.as_view())]

@@ -8,7 +8,6 @@ to its POST: it runs the saved version through the sandbox, never through the re
 """
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -20,9 +19,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from apikeys.clientip import client_address
 from apikeys.forms import RevokeForm, add_service_errors
 from metrics import services
 from metrics.forms import MetricForm, RunForm
@@ -31,7 +29,7 @@ from metrics.sql import SqlError
 from metrics.sql.errors import STATUSES
 from workspaces.audit import Actor
 from workspaces.models import Membership, Workspace
-from workspaces.views import workspace_access
+from workspaces.views import change_view, workspace_access
 
 INVALID = 400
 # A test run may return up to the row cap; the page shows the first rows and says how many.
@@ -79,17 +77,6 @@ def _cell(value: Any) -> Any:
 def _variable_rows(variables: dict[str, Any]) -> list[tuple[str, str]]:
     """Each variable as its placeholder and its value in JSON, e.g. ("@{n}", "10")."""
     return [(f"@{{{name}}}", _as_json(value)) for name, value in variables.items()]
-
-
-def _actor(request: HttpRequest) -> Actor:
-    """The signed-in admin and the address of this request, for the audit row."""
-    address = client_address(request)
-    return Actor.for_user(request.user, ip=str(address) if address is not None else None)
-
-
-def _admin_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """An admin's POST: signed-in users only, and its answer is never cached."""
-    return login_required(require_POST(never_cache(view)))
 
 
 def _to_metric(metric: SavedMetric) -> HttpResponse:
@@ -193,7 +180,7 @@ def metric_page(request: HttpRequest, slug: str, metric_id: UUID) -> HttpRespons
     return _render_metric(request, workspace, membership, _metric_of(workspace, metric_id))
 
 
-@_admin_post
+@change_view
 def metric_create(request: HttpRequest, slug: str) -> HttpResponse:
     """Save a new metric; its SQL must pass the sandbox's checks with its default variables."""
     workspace, membership = workspace_access(request, slug, admin=True)
@@ -202,7 +189,7 @@ def metric_create(request: HttpRequest, slug: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             metric = services.saved_metric_create(
-                workspace=workspace, **_metric_fields(data), by=_actor(request)
+                workspace=workspace, **_metric_fields(data), by=Actor.for_request(request)
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -214,7 +201,7 @@ def metric_create(request: HttpRequest, slug: str) -> HttpResponse:
     return _render_list(request, workspace, membership, form=form, status=INVALID)
 
 
-@_admin_post
+@change_view
 def metric_update(request: HttpRequest, slug: str, metric_id: UUID) -> HttpResponse:
     """Save an edit as the next version, unless another edit was saved since the form was shown."""
     workspace, membership, metric = _admin_metric(request, slug, metric_id)
@@ -241,7 +228,7 @@ def metric_update(request: HttpRequest, slug: str, metric_id: UUID) -> HttpRespo
                         code="stale",
                     )
                 metric = services.saved_metric_update(
-                    metric=metric, **_metric_fields(data), by=_actor(request)
+                    metric=metric, **_metric_fields(data), by=Actor.for_request(request)
                 )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -256,19 +243,19 @@ def metric_update(request: HttpRequest, slug: str, metric_id: UUID) -> HttpRespo
     return _render_metric(request, workspace, membership, metric, edit_form=form, status=INVALID)
 
 
-@_admin_post
+@change_view
 def metric_delete(request: HttpRequest, slug: str, metric_id: UUID) -> HttpResponse:
     """Delete a metric once the admin has confirmed; until then, ask."""
     workspace, _, metric = _admin_metric(request, slug, metric_id)
     if not RevokeForm(request.POST).confirmed:
         context = {"workspace": workspace, "metric": metric}
         return render(request, "metrics/delete_confirm.html", context)
-    services.saved_metric_delete(metric=metric, by=_actor(request))
+    services.saved_metric_delete(metric=metric, by=Actor.for_request(request))
     messages.success(request, f"“{metric.name}” is deleted: calls to its id now answer 404.")
     return redirect("metrics:page", slug=workspace.slug)
 
 
-@_admin_post
+@change_view
 def metric_run(request: HttpRequest, slug: str, metric_id: UUID) -> HttpResponse:
     """Run the saved version with the variables given (defaults for the rest), without the cache."""
     workspace, membership, metric = _admin_metric(request, slug, metric_id)

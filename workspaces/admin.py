@@ -30,11 +30,6 @@ from workspaces.services import membership_add, membership_set_role, workspace_c
 ONE_TIME_TEMPLATE = "admin/apikeys/one_time_secrets.html"
 
 
-def actor_for(request: HttpRequest) -> Actor:
-    """The staff user behind an admin request, with the address the audit trail records."""
-    return Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR"))
-
-
 def issued_rows(issued: IssuedKey) -> list[tuple[str, str]]:
     """A new key's secrets as (what it is, the secret) rows for the one-time page."""
     return [
@@ -91,7 +86,9 @@ class ServiceModelAdmin(admin.ModelAdmin):
         if obj is None and self.add_form is not None:
             kwargs["form"] = self.add_form
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = actor_for(request)  # a class made for this request by modelform_factory
+        form.actor = Actor.for_request(
+            request
+        )  # a class made for this request by modelform_factory
         return form
 
     def save_model(self, request, obj, form, change):

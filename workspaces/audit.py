@@ -21,6 +21,14 @@ class Actor:
     def for_user(cls, user: Any, ip: str | None = None) -> "Actor":
         return cls(user=user, ip=ip, label=user.get_username())
 
+    @classmethod
+    def for_request(cls, request: Any) -> "Actor":
+        """The signed-in user of a page or admin request, and its (proxy-aware) address."""
+        from apikeys.clientip import client_address
+
+        address = client_address(request)
+        return cls.for_user(request.user, ip=str(address) if address is not None else None)
+
 
 SYSTEM = Actor()
 

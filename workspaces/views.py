@@ -1,13 +1,21 @@
 """Picking a workspace, and who may see or change a workspace's pages."""
 
+from collections.abc import Callable
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from workspaces.models import Membership, Workspace
 from workspaces.selectors import membership_for, workspaces_for_user
+
+
+def change_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A POST that changes something: signed-in users only, and its answer is never cached."""
+    return login_required(require_POST(never_cache(view)))
 
 
 def workspace_access(

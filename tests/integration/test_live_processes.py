@@ -77,7 +77,7 @@ def servers(transactional_db):
                 sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
                 "--workers", "1", "--chdir", str(ROOT), "userflux_site.wsgi:application",
             ]  # fmt: skip
-            processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))  # noqa: S603
+            processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
         try:
             for port, process in zip(ports, processes, strict=True):
                 _wait_ready(port, process)
