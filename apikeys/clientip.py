@@ -18,6 +18,11 @@ from django.core.exceptions import ImproperlyConfigured
 from apikeys.networks import IPAddress, IPNetwork, address_parse
 
 _REQUEST_ATTRIBUTE = "_uf_client_address"
+# The same few peers and headers come again and again: remember recent answers (a pure function
+# of them and of the proxies, whose parsed tuple is the same object while the setting stays).
+_memo: list = [None, {}]
+MAX_ANSWERS = 4096
+MAX_MEMO_HEADER = 256
 
 
 @lru_cache(maxsize=8)
@@ -77,8 +82,21 @@ def client_address(request: Any) -> IPAddress | None:
     except AttributeError:
         pass
     meta = http_request.META
-    address = address_from(
-        meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), trusted_proxies()
-    )
+    proxies = trusted_proxies()
+    # Without trusted proxies the header is never read, so it must not vary the question.
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR") if proxies else None
+    question = (meta.get("REMOTE_ADDR"), forwarded)
+    if forwarded is not None and len(forwarded) > MAX_MEMO_HEADER:
+        address = address_from(*question, proxies)  # too long to be worth remembering
+    else:
+        proxies_then, answers = _memo
+        if proxies_then is not proxies or len(answers) >= MAX_ANSWERS:
+            # The setting changed (tests do that), or there were too many distinct callers.
+            answers = {}
+            _memo[:] = [proxies, answers]
+        try:
+            address = answers[question]
+        except KeyError:
+            address = answers[question] = address_from(*question, proxies)
     setattr(http_request, _REQUEST_ATTRIBUTE, address)
     return address

@@ -107,10 +107,10 @@ class AddressAllowed(BasePermission):
         return True
 
 
-def events_check(snapshot: KeySnapshot, names: Iterable[str]) -> None:
+def events_check(snapshot: KeySnapshot, names: list[str]) -> None:
     """Refuse the whole request when any of these event names is one the key may not send."""
     if snapshot.events_mode == ApiKey.EventsMode.ALL:
         return
-    refused = snapshot.refused_events(list(names))
-    if refused:
-        raise EventNotAllowed(refused)
+    # One set operation in C on the hot path; the ordered list only for the refusal.
+    if not snapshot.allowed_events.issuperset(names):
+        raise EventNotAllowed(snapshot.refused_events(names))

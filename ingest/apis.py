@@ -83,6 +83,7 @@ class EventIngestApi(IntegrationView):
     """`POST /event/ingest`: one event."""
 
     required_scope = SCOPE_WRITE
+    body = staticmethod(parsing.event_body)
 
     @extend_schema(
         operation_id="event_ingest",
@@ -91,16 +92,19 @@ class EventIngestApi(IntegrationView):
         responses={204: NO_CONTENT, **error_responses(400, 413, 415)},
     )
     def post(self, request):
-        events = parsing.event_body(request)
-        events_check(request.auth, (event.name for event in events))
+        return self._ingest(request)
+
+    def _ingest(self, request):
+        events = self.body(request)
+        events_check(request.auth, [event.name for event in events])
         services.events_ingest(key=request.auth, events=events)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EventBatchApi(IntegrationView):
+class EventBatchApi(EventIngestApi):
     """`POST /event/ingest/batch`: `{"events": [...]}`, accepted whole or not at all."""
 
-    required_scope = SCOPE_WRITE
+    body = staticmethod(parsing.batch_body)
 
     @extend_schema(
         operation_id="event_ingest_batch",
@@ -109,10 +113,7 @@ class EventBatchApi(IntegrationView):
         responses={204: NO_CONTENT, **error_responses(400, 413, 415)},
     )
     def post(self, request):
-        events = parsing.batch_body(request)
-        events_check(request.auth, (event.name for event in events))
-        services.events_ingest(key=request.auth, events=events)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._ingest(request)
 
 
 class ProfileIdentifyApi(IntegrationView):

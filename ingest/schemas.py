@@ -8,7 +8,19 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 
-class EventSerializer(serializers.Serializer):
+def _id_field():
+    return serializers.CharField(required=False, allow_null=True, max_length=200)
+
+
+class ProfileIdentifySerializer(serializers.Serializer):
+    userId = _id_field()
+    anonymousId = _id_field()
+    externalId = _id_field()
+    properties = serializers.DictField(required=False, allow_null=True)
+    deviceData = serializers.DictField(required=False, allow_null=True)
+
+
+class EventSerializer(ProfileIdentifySerializer):
     name = serializers.CharField(
         max_length=200, help_text="1 to 200 characters, no whitespace or control characters."
     )
@@ -18,24 +30,11 @@ class EventSerializer(serializers.Serializer):
         help_text="Milliseconds since 1970-01-01 UTC, from 2000-01-01 to one day from now; "
         "the server's time when absent.",
     )
-    userId = serializers.CharField(required=False, allow_null=True, max_length=200)
-    anonymousId = serializers.CharField(required=False, allow_null=True, max_length=200)
-    externalId = serializers.CharField(required=False, allow_null=True, max_length=200)
-    sessionId = serializers.CharField(required=False, allow_null=True, max_length=200)
-    properties = serializers.DictField(required=False, allow_null=True)
-    deviceData = serializers.DictField(required=False, allow_null=True)
+    sessionId = _id_field()
 
 
 class EventBatchSerializer(serializers.Serializer):
     events = EventSerializer(many=True, help_text="At most 1,000 events (configurable).")
-
-
-class ProfileIdentifySerializer(serializers.Serializer):
-    userId = serializers.CharField(required=False, allow_null=True, max_length=200)
-    anonymousId = serializers.CharField(required=False, allow_null=True, max_length=200)
-    externalId = serializers.CharField(required=False, allow_null=True, max_length=200)
-    properties = serializers.DictField(required=False, allow_null=True)
-    deviceData = serializers.DictField(required=False, allow_null=True)
 
 
 class ProfileSerializer(serializers.Serializer):
@@ -48,7 +47,7 @@ class ProfileSerializer(serializers.Serializer):
 
 class WorkflowTriggerSerializer(serializers.Serializer):
     triggerId = serializers.CharField(max_length=200)
-    userId = serializers.CharField(required=False, allow_null=True, max_length=200)
+    userId = _id_field()
     variables = serializers.DictField(required=False, allow_null=True)
 
 

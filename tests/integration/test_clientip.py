@@ -162,3 +162,20 @@ def test_ipv6_rules_are_per_family(api, secrets, wo_key, django_capture_on_commi
     )
     assert api.post("/event/ingest", event(), key=key, REMOTE_ADDR="2001:db9::1").status_code == 403
     assert api.post("/event/ingest", event(), key=key, REMOTE_ADDR="32.1.13.184").status_code == 403
+
+
+def test_remembered_answers_follow_the_headers(rf, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    long_chain = ", ".join(["198.51.100.1"] * 40 + ["203.0.113.9"])
+    for forwarded, expected in [
+        ("203.0.113.9", "203.0.113.9"),
+        ("203.0.113.8", "203.0.113.8"),
+        ("203.0.113.9", "203.0.113.9"),
+        (long_chain, "203.0.113.9"),
+        ("bad", None),
+    ]:
+        request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+        assert client_address(request) == (ip(expected) if expected else None)
+    settings.TRUSTED_PROXIES = []
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert client_address(request) == ip("10.0.0.1")
