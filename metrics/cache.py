@@ -6,16 +6,72 @@ shares an entry, another variable value is another entry, and editing a metric (
 retires its entries. It is consulted only after the token and address checks, and only
 successful answers are stored. The text is not normalised beyond trimming: collapsing white
 space would merge queries whose string literals differ.
+
+In front of the shared cache each process keeps the answers it has read or written, each only
+until its `cachedUntil`: a cache hit then costs no network round trip (docs/performance.md).
+An answer never outlives its TTL in either layer; the shared cache stays the one that is
+written, so every process finds what any other stored.
 """
 
 import contextlib
 import hashlib
 import json
+import threading
+import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
+
+LOCAL_MAX_ENTRIES = 1_000
+LOCAL_MAX_BYTES = 64 * 1024 * 1024
+
+
+class _Local:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # key -> (expires at, epoch seconds; size of its JSON; the answer)
+        self.entries: OrderedDict[str, tuple[float, int, dict[str, Any]]] = OrderedDict()
+        self.size = 0
+
+
+_local = _Local()
+
+
+def local_reset() -> None:
+    """Forget every answer this process holds (for tests)."""
+    with _local.lock:
+        _local.entries.clear()
+        _local.size = 0
+
+
+def _remember(key: str, value: dict[str, Any], *, expires: float, size: int) -> None:
+    if size > LOCAL_MAX_BYTES // 8:
+        return  # a huge answer is not worth a large share of every worker's memory
+    with _local.lock:
+        old = _local.entries.pop(key, None)
+        if old is not None:
+            _local.size -= old[1]
+        _local.entries[key] = (expires, size, value)
+        _local.size += size
+        while len(_local.entries) > LOCAL_MAX_ENTRIES or _local.size > LOCAL_MAX_BYTES:
+            _, (_, dropped, _) = _local.entries.popitem(last=False)
+            _local.size -= dropped
+
+
+def _recalled(key: str) -> dict[str, Any] | None:
+    entry = _local.entries.get(key)
+    if entry is None:
+        return None
+    if entry[0] <= time.time():
+        with _local.lock:
+            if _local.entries.get(key) is entry:
+                del _local.entries[key]
+                _local.size -= entry[1]
+        return None
+    return entry[2]
 
 
 def result_key(*, workspace_id: int, request: dict[str, Any]) -> str:
@@ -25,8 +81,15 @@ def result_key(*, workspace_id: int, request: dict[str, Any]) -> str:
     return f"metrics:result:{workspace_id}:{digest}"
 
 
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def result_get(key: str) -> dict[str, Any] | None:
     """A cached answer, or None; an unreadable entry or an unreachable cache is a miss."""
+    value = _recalled(key)
+    if value is not None:
+        return value
     try:
         raw = cache.get(key)
     except Exception:
@@ -35,16 +98,22 @@ def result_get(key: str) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(raw)
-    except ValueError:
+        expires = datetime.fromisoformat(value["cachedUntil"].replace("Z", "+00:00"))
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict) or expires <= timezone.now():
+        return None
+    _remember(key, value, expires=expires.timestamp(), size=len(raw))
+    return value
 
 
 def result_put(key: str, result: dict[str, Any], *, ttl: timedelta) -> datetime:
     """Store an answer as JSON text for `ttl`; returns until when it is valid."""
     until = timezone.now() + ttl
-    entry = {**result, "cachedUntil": until.isoformat().replace("+00:00", "Z")}
-    # An unreachable cache costs speed, not correctness.
+    entry = {**result, "cachedUntil": _iso(until)}
+    raw = json.dumps(entry, separators=(",", ":"))
+    # An unreachable shared cache costs speed, not correctness.
     with contextlib.suppress(Exception):
-        cache.set(key, json.dumps(entry, separators=(",", ":")), timeout=int(ttl.total_seconds()))
+        cache.set(key, raw, timeout=int(ttl.total_seconds()))
+    _remember(key, entry, expires=until.timestamp(), size=len(raw))
     return until

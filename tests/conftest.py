@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from apikeys import keycache, limiter, rejections
+from metrics import cache as metrics_cache
 from workspaces.audit import SYSTEM, Actor
 from workspaces.models import Membership
 from workspaces.services import membership_add, workspace_create
@@ -15,6 +16,7 @@ def _forget_everything():
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
+    metrics_cache.local_reset()
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apikeys.models import ApiKey
 from apikeys.services import metrics_cache_ttl_set
+from metrics import cache as result_cache
 from metrics.models import SavedMetric
 from metrics.services import saved_metric_create, saved_metric_update
 from tests.metrics_api.conftest import exchange, query
@@ -40,7 +41,7 @@ def test_the_same_sql_from_two_workspaces_gets_two_answers(client, acme, globex,
     assert query(client, other, sql).json()["cached"] is True
 
 
-def test_answers_are_cached_for_the_workspaces_ttl(client, acme, token, actor):
+def test_answers_are_cached_for_the_workspaces_ttl(client, acme, token, actor, monkeypatch):
     metrics_key = ApiKey.objects.get(workspace=acme.workspace, kind="metrics")
     metrics_cache_ttl_set(key=metrics_key, minutes=30, by=actor)
     fresh = exchange(client, acme).json()["accessToken"]
@@ -57,7 +58,11 @@ def test_answers_are_cached_for_the_workspaces_ttl(client, acme, token, actor):
     if hasattr(cache, "ttl"):  # Redis: the entry itself expires with the TTL
         keys = cache.keys("metrics:result:*")
         assert keys and 29 * 60 < cache.ttl(keys[0]) <= 30 * 60
-    cache.clear()  # what the TTL's end does
+    # What the TTL's end does, in both layers: the shared entry expires, and so does this
+    # process's copy, at its cachedUntil.
+    cache.clear()
+    assert query(client, fresh, sql).json()["cached"] is True  # this process's copy
+    monkeypatch.setattr(result_cache.time, "time", lambda: until.timestamp() + 1)
     assert query(client, fresh, sql).json()["rows"] == [{"n": 0}]
 
 
@@ -72,7 +77,20 @@ def test_errors_are_not_cached(client, acme, token):
     for _ in range(2):
         response = query(client, token, "SELECT * FROM auth_user")
         assert response.status_code == 403 and response.json()["code"] == "forbidden_table"
-    assert not any("metrics:result" in str(k) for k in getattr(cache, "_cache", {}))
+    assert not result_cache._local.entries
+    if hasattr(cache, "keys"):
+        assert not cache.keys("metrics:result:*")
+    else:
+        assert not any("metrics:result" in str(k) for k in cache._cache)
+
+
+def test_another_process_finds_what_this_one_stored(client, acme, token):
+    """The shared cache is always written: a process with no copy of its own reads it there."""
+    sql = "SELECT count(*) AS n FROM eventsTable"
+    first = query(client, token, sql).json()
+    result_cache.local_reset()  # a process that never saw the answer
+    second = query(client, token, sql).json()
+    assert second["cached"] is True and second["cachedUntil"] == first["cachedUntil"]
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_a_cached_answer_is_neither_served_nor_written(admin_web, metric, events
     request = {"metric": str(metric.pk), "version": 1, "variables": {"eventName": "signup"}}
     key = result_cache.result_key(workspace_id=metric.workspace_id, request=request)
     fake = {"columns": ["name", "userId"], "rows": [{"name": "signup", "userId": "CACHED"}]}
-    fake.update(rowCount=1, truncated=False)
+    fake.update(rowCount=1, truncated=False, cachedUntil="2999-01-01T00:00:00Z")
     raw = cache.get(key)
     assert raw is None
     cache.set(key, __import__("json").dumps(fake))
