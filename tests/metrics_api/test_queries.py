@@ -1,6 +1,7 @@
 """Queries through the API: the contract's example, saved metrics, and the result cache."""
 
 import datetime as dt
+import json
 
 import pytest
 from django.core.cache import cache
@@ -184,3 +185,13 @@ def test_editing_a_metric_retires_its_cached_answers(client, token, metric, acto
     answer = _run(client, token, metric.pk).json()
     assert answer["cached"] is False and answer["rows"] == [{"n": 1}]
     assert SavedMetric.objects.get(pk=metric.pk).version == 2
+
+
+def test_answers_are_stored_as_json_text_never_pickles(client, acme, token, settings):
+    query(client, token, "SELECT count(*) AS n FROM eventsTable")
+    key = next(iter(result_cache._local.entries))
+    raw = cache.get(key)
+    assert isinstance(raw, str) and json.loads(raw)["rows"] == [{"n": 3}]
+    if "RedisCache" in settings.CACHES["default"]["BACKEND"]:
+        serializer = settings.CACHES["default"]["OPTIONS"]["SERIALIZER"]
+        assert serializer.endswith("JSONSerializer")
