@@ -197,6 +197,21 @@ def _events_stored(env: dict) -> int:
     return int(result.stdout.strip() or 0)
 
 
+def server_env(*, database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of the benchmarked server: production settings plus the baselines."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+        "SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per run (max 60)")
@@ -211,17 +226,7 @@ def main() -> None:
     duration, rounds = min(args.duration, 60), min(args.rounds, 20)
 
     wrk = _wrk()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = server_env(database_url=args.database_url, redis_url=args.redis_url)
     print(f"Preparing {args.database_url} …", flush=True)
     _database_create(args.database_url)
     secret = _prepare(env)

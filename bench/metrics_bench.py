@@ -36,7 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.ingest_bench import LUA, _database_create, _free_port, _gunicorn, _run, _wrk  # noqa: E402
+from bench.ingest_bench import (  # noqa: E402
+    LUA,
+    _database_create,
+    _free_port,
+    _gunicorn,
+    _run,
+    _wrk,
+    server_env,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_metrics"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -353,17 +361,7 @@ def main() -> None:
 
     load_before = os.getloadavg()
     wrk = _wrk()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = server_env(database_url=args.database_url, redis_url=args.redis_url)
     print(f"Preparing {args.database_url} …", flush=True)
     _database_create(args.database_url)
     prepared = _prepare(env)

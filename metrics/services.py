@@ -1,5 +1,6 @@
 """Saved metrics (create, edit, delete: validated and audited) and running queries."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -37,15 +38,24 @@ def _metric_validate(*, workspace: Workspace, name: str, sql: str, variables: An
             variables,
             dialect=sandbox.database_dialect(),
             workspace_id=workspace.pk,
-            row_cap=getattr(settings, "METRICS_ROW_CAP", sandbox.DEFAULT_ROW_CAP),
+            row_cap=settings.METRICS_ROW_CAP,
+            max_length=settings.METRICS_MAX_QUERY_LENGTH,
         )
     except SqlError as error:
         where = f" (line {error.position[0]}, column {error.position[1]})" if error.position else ""
-        field_name = (
-            "variables" if error.code in {"missing_variable", "invalid_variable"} else "sql"
-        )
+        variable_codes = {"missing_variable", "invalid_variable"}
+        field_name = "variables" if error.code in variable_codes else "sql"
         raise field_error(field_name, f"{error.detail}{where}", error.code) from None
     return name
+
+
+@contextmanager
+def _unique_name(name: str):
+    """Turn the database's unique-name refusal into an error on the name field."""
+    try:
+        yield
+    except IntegrityError:
+        raise field_error("name", f"A metric named “{name}” already exists.", "duplicate") from None
 
 
 def saved_metric_create(
@@ -60,27 +70,24 @@ def saved_metric_create(
     """Save a named query; its SQL must pass the sandbox's checks with the default variables."""
     name = _metric_validate(workspace=workspace, name=name, sql=sql, variables=variables)
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            metric = SavedMetric.objects.create(
-                workspace=workspace,
-                name=name,
-                description=(description or "").strip(),
-                sql=sql,
-                variables=variables,
-                created_at=now,
-                updated_at=now,
-                created_by=by.user,
-            )
-            audit_record(
-                workspace=workspace,
-                by=by,
-                action="metric.create",
-                target=metric,
-                changes={"name": name, "sql": sql, "variables": variables},
-            )
-    except IntegrityError:
-        raise field_error("name", f"A metric named “{name}” already exists.", "duplicate") from None
+    with _unique_name(name), transaction.atomic():
+        metric = SavedMetric.objects.create(
+            workspace=workspace,
+            name=name,
+            description=(description or "").strip(),
+            sql=sql,
+            variables=variables,
+            created_at=now,
+            updated_at=now,
+            created_by=by.user,
+        )
+        audit_record(
+            workspace=workspace,
+            by=by,
+            action="metric.create",
+            target=metric,
+            changes={"name": name, "sql": sql, "variables": variables},
+        )
     return metric
 
 
@@ -95,28 +102,25 @@ def saved_metric_update(
 ) -> SavedMetric:
     """Edit a metric; its version goes up, which retires every cached answer of the old one."""
     name = _metric_validate(workspace=metric.workspace, name=name, sql=sql, variables=variables)
-    try:
-        with transaction.atomic():
-            metric = SavedMetric.objects.select_for_update().get(pk=metric.pk)
-            before = {"name": metric.name, "sql": metric.sql, "variables": metric.variables}
-            metric.name, metric.sql, metric.variables = name, sql, variables
-            metric.description = (description or "").strip()
-            metric.version += 1
-            metric.updated_at = timezone.now()
-            metric.save()
-            audit_record(
-                workspace=metric.workspace,
-                by=by,
-                action="metric.update",
-                target=metric,
-                changes={
-                    "before": before,
-                    "after": {"name": name, "sql": sql, "variables": variables},
-                    "version": metric.version,
-                },
-            )
-    except IntegrityError:
-        raise field_error("name", f"A metric named “{name}” already exists.", "duplicate") from None
+    with _unique_name(name), transaction.atomic():
+        metric = SavedMetric.objects.select_for_update().get(pk=metric.pk)
+        before = {"name": metric.name, "sql": metric.sql, "variables": metric.variables}
+        metric.name, metric.sql, metric.variables = name, sql, variables
+        metric.description = (description or "").strip()
+        metric.version += 1
+        metric.updated_at = timezone.now()
+        metric.save()
+        audit_record(
+            workspace=metric.workspace,
+            by=by,
+            action="metric.update",
+            target=metric,
+            changes={
+                "before": before,
+                "after": {"name": name, "sql": sql, "variables": variables},
+                "version": metric.version,
+            },
+        )
     return metric
 
 
