@@ -1,5 +1,7 @@
 """Authentication of Integration API calls by key, and what a key-authenticated caller is."""
 
+from typing import NoReturn
+
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
@@ -58,6 +60,16 @@ class BearerSecretAuthentication(BaseAuthentication):
         """The live key snapshot of this secret, or raise the scheme's 401."""
         raise NotImplementedError
 
+    @staticmethod
+    def refuse(address, error: Exception, snapshot=None) -> NoReturn:
+        """Count a failed attempt from this address, then raise: 429 past the limit, else error."""
+        wait = limiter.failure_record(address)
+        if wait is not None:
+            too_many = TooManyAttempts(wait)
+            too_many.snapshot = snapshot
+            raise too_many
+        raise error
+
 
 class IntegrationKeyAuthentication(BearerSecretAuthentication):
     """Accepts a live Integration key sent as `Authorization: Bearer <key>`, and nothing else.
@@ -72,20 +84,11 @@ class IntegrationKeyAuthentication(BearerSecretAuthentication):
             raise InvalidKey("malformed_key")
         snapshot = keycache.snapshot_for_hash(crypto.secret_hash(secret))
         if snapshot is None:
-            self._failed(address, "unknown_key", None)
+            self.refuse(address, InvalidKey("unknown_key"))
         refusal = snapshot.refusal(timezone.now())
         if refusal is not None:
-            self._failed(address, refusal.value, snapshot)
+            self.refuse(address, InvalidKey(refusal.value, snapshot), snapshot)
         return snapshot
-
-    @staticmethod
-    def _failed(address, reason: str, snapshot) -> None:
-        wait = limiter.failure_record(address)
-        if wait is not None:
-            error = TooManyAttempts(wait)
-            error.snapshot = snapshot
-            raise error
-        raise InvalidKey(reason, snapshot)
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

@@ -4,9 +4,8 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
-from apikeys import crypto, keycache, limiter
+from apikeys import crypto, keycache
 from apikeys.authentication import BearerSecretAuthentication
-from apikeys.exceptions import TooManyAttempts
 from apikeys.models import KeySecret
 from metrics.exceptions import InvalidToken
 
@@ -24,10 +23,7 @@ class AccessTokenAuthentication(BearerSecretAuthentication):
             raise InvalidToken("malformed_token")
         snapshot = keycache.snapshot_for_hash(crypto.secret_hash(token))
         if snapshot is None or snapshot.role != KeySecret.Role.ACCESS_TOKEN:
-            wait = limiter.failure_record(address)
-            if wait is not None:
-                raise TooManyAttempts(wait)
-            raise InvalidToken("unknown_token")
+            self.refuse(address, InvalidToken("unknown_token"))
         refusal = snapshot.refusal(timezone.now())
         if refusal is not None:
             raise InvalidToken(f"token_{refusal.value}", snapshot)
