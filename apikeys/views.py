@@ -10,15 +10,12 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from apikeys import services
 from apikeys.forms import (
@@ -42,7 +39,7 @@ from apikeys.page_selectors import (
 )
 from workspaces.audit import Actor
 from workspaces.models import Membership, Workspace
-from workspaces.views import change_view, workspace_access
+from workspaces.views import change_view, page_view, workspace_access
 
 INVALID = 400
 NAMES_SHOWN_IN_MESSAGE = 10
@@ -164,9 +161,7 @@ def _secret_page(
     return render(request, "apikeys/secret_once.html", context)
 
 
-@login_required
-@require_GET
-@never_cache
+@page_view
 def settings_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The workspace's API settings: every member may look, only admins get controls."""
     workspace, membership = workspace_access(request, slug)

@@ -13,13 +13,10 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from apikeys.forms import RevokeForm, add_service_errors
 from metrics import services
@@ -29,7 +26,7 @@ from metrics.sql import SqlError
 from metrics.sql.errors import STATUSES
 from workspaces.audit import Actor
 from workspaces.models import Membership, Workspace
-from workspaces.views import change_view, workspace_access
+from workspaces.views import change_view, page_view, workspace_access
 
 INVALID = 400
 # A test run may return up to the row cap; the page shows the first rows and says how many.
@@ -162,18 +159,14 @@ def _render_metric(
     return render(request, "metrics/metric.html", context, status=status)
 
 
-@login_required
-@require_GET
-@never_cache
+@page_view
 def metrics_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The workspace's saved metrics: every member may look, only admins get controls."""
     workspace, membership = workspace_access(request, slug)
     return _render_list(request, workspace, membership)
 
 
-@login_required
-@require_GET
-@never_cache
+@page_view
 def metric_page(request: HttpRequest, slug: str, metric_id: UUID) -> HttpResponse:
     """One metric: its SQL and variables; for admins, its edit, test-run and delete forms."""
     workspace, membership = workspace_access(request, slug)

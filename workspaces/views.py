@@ -13,6 +13,11 @@ from workspaces.models import Membership, Workspace
 from workspaces.selectors import membership_for, workspaces_for_user
 
 
+def page_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page that may show workspace data: signed-in users only, GET, never cached."""
+    return login_required(require_GET(never_cache(view)))
+
+
 def change_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A POST that changes something: signed-in users only, and its answer is never cached."""
     return login_required(require_POST(never_cache(view)))
