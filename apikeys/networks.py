@@ -71,7 +71,7 @@ def rule_parse(text: str) -> IPNetwork:
     mapped = isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None
     if not slash:
         return ipaddress.ip_network(_unmap(address))
-    if not prefix_text.isdigit() or len(prefix_text) > 3:
+    if not (prefix_text.isascii() and prefix_text.isdigit()) or len(prefix_text) > 3:
         raise RuleError(f"“{text}” has a prefix length that is not a number.", code="invalid")
     prefix = int(prefix_text)
     if mapped:

@@ -4,7 +4,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -12,7 +11,7 @@ from apikeys.keycache import KeySnapshot
 from metrics import cache as result_cache
 from metrics import sandbox
 from metrics.models import SavedMetric
-from metrics.sql import SqlError, compile_query
+from metrics.sql import SqlError
 from userflux_site.errors import field_error
 from workspaces.audit import Actor, audit_record
 from workspaces.models import Workspace
@@ -33,14 +32,7 @@ def _metric_validate(*, workspace: Workspace, name: str, sql: str, variables: An
             "invalid",
         )
     try:
-        compile_query(
-            sql or "",
-            variables,
-            dialect=sandbox.database_dialect(),
-            workspace_id=workspace.pk,
-            row_cap=settings.METRICS_ROW_CAP,
-            max_length=settings.METRICS_MAX_QUERY_LENGTH,
-        )
+        sandbox.compile_for(sql or "", variables, workspace_id=workspace.pk)
     except SqlError as error:
         where = f" (line {error.position[0]}, column {error.position[1]})" if error.position else ""
         variable_codes = {"missing_variable", "invalid_variable"}

@@ -196,6 +196,16 @@ METRICS_STATEMENT_TIMEOUT = env.float("METRICS_STATEMENT_TIMEOUT", default=10.0)
 METRICS_ROW_CAP = env.int("METRICS_ROW_CAP", default=10_000)
 METRICS_MAX_QUERY_LENGTH = env.int("METRICS_MAX_QUERY_LENGTH", default=100_000)
 METRICS_MAX_RESULT_BYTES = env.int("METRICS_MAX_RESULT_BYTES", default=5 * 1024 * 1024)
+# How much one query may cost the compiler (metrics/sql/limits.py); over any: 400.
+METRICS_MAX_QUERY_NODES = env.int("METRICS_MAX_QUERY_NODES", default=20_000)
+METRICS_MAX_QUERY_DEPTH = env.int("METRICS_MAX_QUERY_DEPTH", default=200)
+METRICS_MAX_SELECT_ITEMS = env.int("METRICS_MAX_SELECT_ITEMS", default=500)
+METRICS_MAX_PLACEHOLDERS = env.int("METRICS_MAX_PLACEHOLDERS", default=200)
+METRICS_MAX_BOUND_BYTES = env.int("METRICS_MAX_BOUND_BYTES", default=1_000_000)
+METRICS_COMPILE_TIMEOUT = env.float("METRICS_COMPILE_TIMEOUT", default=2.0)
+# PostgreSQL memory for sorts and hashes, and temporary files, of one sandbox query.
+METRICS_WORK_MEM = env.str("METRICS_WORK_MEM", default="16MB")
+METRICS_TEMP_FILE_LIMIT = env.str("METRICS_TEMP_FILE_LIMIT", default="256MB")
 
 # Production hardening: on whenever DEBUG is off, each switchable for a plain-HTTP benchmark.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

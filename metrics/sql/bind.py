@@ -11,12 +11,13 @@ from sqlglot import exp
 
 from .check import EXTRACT_FIELDS, TRUNC_UNITS
 from .errors import SqlError
-from .parse import Placeholders
+from .parse import Placeholders, is_utf8
 
 Value = str | int | float | bool | None
 
 MAX_TEXT_VALUE = 10_000
 MAX_OFFSET = 1_000_000_000
+MAX_COUNT_DIGITS = 18
 _INT64 = 2**63
 
 
@@ -27,8 +28,8 @@ def check_variables(variables: object, holders: Placeholders) -> dict[str, Value
     if not isinstance(variables, Mapping):
         raise SqlError("invalid_variable", "variables must be an object of name: value.")
     for name, value in variables.items():
-        if not isinstance(name, str):
-            raise SqlError("invalid_variable", "Variable names must be strings.")
+        if not isinstance(name, str) or not is_utf8(name):
+            raise SqlError("invalid_variable", "Variable names must be strings of valid Unicode.")
         problem = _value_problem(value)
         if problem:
             raise SqlError("invalid_variable", f"The variable {name!r} {problem}.")
@@ -51,7 +52,9 @@ def _value_problem(value: object) -> str | None:
     if isinstance(value, str):
         if len(value) > MAX_TEXT_VALUE:
             return f"is longer than {MAX_TEXT_VALUE} characters"
-        return "contains a NUL character" if "\x00" in value else None
+        if "\x00" in value:
+            return "contains a NUL character"
+        return None if is_utf8(value) else "contains a lone surrogate (not valid Unicode)"
     return "must be a string, a number, a boolean or null"
 
 
@@ -114,6 +117,10 @@ class Binder:
     def _bind_count(self, node: exp.Limit | exp.Offset) -> None:
         expression = node.expression
         if isinstance(expression, exp.Literal) and expression.is_int and expression.name.isdigit():
+            if len(expression.name) > MAX_COUNT_DIGITS:
+                raise SqlError(
+                    "invalid_sql", f"LIMIT and OFFSET take at most {MAX_COUNT_DIGITS} digits."
+                )
             return
         column = expression if isinstance(expression, exp.Column) else None
         token = self._token(column.this) if column and len(column.parts) == 1 else None

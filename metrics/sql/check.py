@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from .errors import SqlError
@@ -10,6 +12,7 @@ from .parse import Placeholders
 from .schema import VIRTUAL_TABLES, VirtualTable
 
 MAX_DEPTH = 500
+_INTERVAL_AMOUNT = re.compile(r"-?[0-9]{1,9}")
 
 _BINARY = {"this", "expression"}
 _QUERY_TAIL = {"with_", "order", "limit", "offset"}
@@ -197,10 +200,11 @@ def _check_interval(node: exp.Interval) -> None:
     unit = node.args.get("unit")
     value = node.this.name if isinstance(node.this, exp.Literal) else ""
     unit_name = unit.name.lower().removesuffix("s") if isinstance(unit, exp.Var) else ""
-    if not value.lstrip("-").isdigit() or unit_name not in INTERVAL_UNITS:
+    if not _INTERVAL_AMOUNT.fullmatch(value) or unit_name not in INTERVAL_UNITS:
         raise SqlError(
             "invalid_sql",
-            "Write an interval as INTERVAL '<whole number> <unit>', with a unit among "
+            "Write an interval as INTERVAL '<whole number> <unit>' (at most 9 digits), with a "
+            "unit among "
             f"{', '.join(sorted(INTERVAL_UNITS))}.",
         )
 

@@ -15,12 +15,18 @@ from . import columns, pushdown, sqlite
 from .bind import Binder, check_variables
 from .check import check_tree, resolve_tables
 from .errors import SqlError
+from .limits import (
+    Limits,
+    check_bound_values,
+    check_text_shape,
+    check_tree_size,
+    time_budget,
+)
 from .parse import Placeholders, check_text, parse_statement, substitute_placeholders
 from .schema import READABLE_COLUMNS, WORKSPACE_COLUMN, VirtualTable
 
 Dialect = Literal["postgres", "sqlite"]
 DIALECTS: tuple[str, ...] = ("postgres", "sqlite")
-DEFAULT_MAX_LENGTH = 100_000
 
 
 @dataclass(frozen=True)
@@ -47,24 +53,35 @@ def compile_query(
     dialect: Dialect,
     workspace_id: int,
     row_cap: int,
-    max_length: int = DEFAULT_MAX_LENGTH,
+    limits: Limits | None = None,
 ) -> CompiledQuery:
-    """Check `text` against the allow-list and compile it for one workspace, or raise SqlError."""
+    """Check `text` against the allow-list and compile it for one workspace, or raise SqlError.
+
+    Every bound in `limits` is checked before the step it protects; parse and compile together
+    run within its time budget (limits.py).
+    """
     if dialect not in DIALECTS:
         raise ValueError(f"dialect must be one of {DIALECTS}")
     if type(workspace_id) is not int or workspace_id < 1:
         raise ValueError("workspace_id must be a positive integer")
     if type(row_cap) is not int or row_cap < 1:
         raise ValueError("row_cap must be a positive integer")
-    check_text(text, max_length=max_length)
+    limits = limits or Limits()
+    check_text(text, max_length=limits.max_length)
+    check_text_shape(text, limits)
     substituted, holders = substitute_placeholders(text)
     values = check_variables(variables, holders)
-    tree = parse_statement(substituted, holders)
-    try:
-        check_tree(tree, holders)
-        return _Compiler(dialect, holders, workspace_id, row_cap).compile(tree, values)
-    except RecursionError:
-        raise SqlError("invalid_sql", "The query is nested too deeply.") from None
+    check_bound_values(holders.occurrences, holders.names, values, limits)
+    with time_budget(limits.time_budget) as deadline:
+        tree = parse_statement(substituted, holders)
+        deadline.check()
+        check_tree_size(tree, limits)
+        try:
+            check_tree(tree, holders)
+            deadline.check()
+            return _Compiler(dialect, holders, workspace_id, row_cap).compile(tree, values)
+        except RecursionError:
+            raise SqlError("query_too_deep", "The query is nested too deeply.") from None
 
 
 class _Compiler:

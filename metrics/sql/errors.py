@@ -12,6 +12,15 @@ STATUSES: dict[str, int] = {
     "forbidden_table": 403,
     "forbidden_function": 403,
     "result_too_large": 413,
+    # Bounds on how much work one query may cost (metrics/sql/limits.py, the sandbox).
+    "query_too_long": 400,
+    "query_too_complex": 400,
+    "query_too_deep": 400,
+    "too_many_select_items": 400,
+    "too_many_placeholders": 400,
+    "variables_too_large": 400,
+    "compile_timeout": 400,
+    "query_too_expensive": 400,
 }
 
 

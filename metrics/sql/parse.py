@@ -53,7 +53,7 @@ def decode_query(encoded: str, *, max_length: int) -> str:
         raise SqlError("invalid_sql", "encodedQuery must be a non-empty base64 string.")
     # Base64 is 4/3 of the text: refuse an oversized value before decoding it.
     if len(encoded) > (max_length * 4 + 2) // 3 + 4 * 4:
-        raise SqlError("invalid_sql", f"The query is longer than {max_length} characters.")
+        raise SqlError("query_too_long", f"The query is longer than {max_length} characters.")
     try:
         raw = base64.b64decode(encoded.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error, ValueError):
@@ -69,13 +69,24 @@ def decode_query(encoded: str, *, max_length: int) -> str:
 
 
 def check_text(text: str, *, max_length: int) -> None:
-    """Refuse SQL text that is empty, too long or holds a NUL character."""
+    """Refuse SQL text that is empty, too long, or holds a NUL or a lone surrogate."""
     if not isinstance(text, str) or not text.strip():
         raise SqlError("invalid_sql", "The query is empty.")
     if len(text) > max_length:
-        raise SqlError("invalid_sql", f"The query is longer than {max_length} characters.")
+        raise SqlError("query_too_long", f"The query is longer than {max_length} characters.")
     if "\x00" in text:
         raise SqlError("invalid_sql", "The query contains a NUL character.")
+    if not is_utf8(text):
+        raise SqlError("invalid_sql", "The query contains a lone surrogate (not valid Unicode).")
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (JSON's \\ud800 escapes make strings that can't)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def substitute_placeholders(text: str) -> tuple[str, Placeholders]:

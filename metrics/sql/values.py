@@ -10,6 +10,10 @@ from typing import Any
 
 from .schema import BOOLEAN, JSON, TIMESTAMP
 
+# Integers of more digits than this are sent as text (Python's int-to-text limit is 4,300).
+MAX_INT_DIGITS = 4_000
+MAX_INT_BITS = 13_000  # about 3,900 decimal digits
+
 
 def json_safe(value: Any, kind: str | None = None) -> Any:
     """A JSON-safe form of one result value; `kind` is what the compiler knows of its column.
@@ -21,13 +25,20 @@ def json_safe(value: Any, kind: str | None = None) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return bool(value) if kind == BOOLEAN and value in (0, 1) else value
+        if kind == BOOLEAN and value in (0, 1):
+            return bool(value)
+        return value if value.bit_length() <= MAX_INT_BITS else _decimal_text(Decimal(value))
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Decimal):
         if not value.is_finite():
             return None
-        return int(value) if value == value.to_integral_value() else float(value)
+        if value == value.to_integral_value():
+            # Python refuses to print an int of more than 4,300 digits: past JSON's useful
+            # range (and well before it), such a number is sent as its decimal text.
+            return int(value) if value.adjusted() < MAX_INT_DIGITS else _decimal_text(value)
+        number = float(value)
+        return number if math.isfinite(number) else _decimal_text(value)
     if isinstance(value, dt.datetime):
         return _utc_iso(value)
     if isinstance(value, (dt.date, dt.time)):
@@ -48,6 +59,11 @@ def json_safe(value: Any, kind: str | None = None) -> Any:
     if isinstance(value, (bytes, memoryview)):
         return bytes(value).hex()
     return str(value)
+
+
+def _decimal_text(value: Decimal) -> str:
+    # Decimal's own formatting is not subject to the int/str digit limit.
+    return format(value, "f") if value.adjusted() < MAX_INT_DIGITS else str(value)
 
 
 def _utc_iso(value: dt.datetime) -> str:

@@ -97,8 +97,8 @@ def test_comments_never_reach_the_database():
 
 
 def test_nesting_is_bounded():
-    assert refused("SELECT " + "(" * 300 + "1" + ")" * 300).code == "invalid_sql"
-    assert refused("SELECT " + " + ".join(["1"] * 2000)).code == "invalid_sql"
+    assert refused("SELECT " + "(" * 300 + "1" + ")" * 300).code == "query_too_deep"
+    assert refused("SELECT " + " + ".join(["1"] * 2000)).code == "query_too_deep"
 
 
 @pytest.mark.parametrize(

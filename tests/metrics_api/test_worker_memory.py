@@ -1,0 +1,152 @@
+"""A refused 1,000 × 1 MB answer costs a real gunicorn worker almost no memory.
+
+The worker's peak resident size (VmHWM in /proc/<pid>/status) is read before and after the
+query: it must grow by less than 50 MB (it grew by 1 GB when rows were all fetched first).
+Run against PostgreSQL (with DATABASE_URL) and against a SQLite file (always).
+"""
+
+import base64
+import contextlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.metrics.test_bounded_answers import THOUSAND_MEGABYTES
+from workspaces.audit import SYSTEM
+from workspaces.services import workspace_create
+
+ROOT = Path(__file__).resolve().parents[2]
+GROWTH_LIMIT_KB = 50 * 1024
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _call(port, path, body, token=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _gunicorn(env):
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        "--timeout", "120", "--chdir", str(ROOT), "userflux_site.wsgi:application",
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, "gunicorn exited"
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                with contextlib.suppress(OSError):
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                time.sleep(0.1)
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+            (worker,) = children.split()
+            yield port, int(worker)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _peak_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def _encoded(sql: str) -> str:
+    return base64.b64encode(sql.encode()).decode()
+
+
+def _measure(env, secrets):
+    with _gunicorn(env) as (port, worker):
+        status, body = _call(
+            port,
+            "/metrics/auth/token",
+            {
+                "environmentApiKey": secrets["metricsApiKey"],
+                "clientSecret": secrets["metricsClientSecret"],
+            },
+        )
+        assert status == 200, body
+        token = body["accessToken"]
+        # Warm up the same code path with an answer that fits.
+        small = THOUSAND_MEGABYTES.replace("n <= 20", "n <= 2").replace("n = 21", "n = 3")
+        status, body = _call(port, "/metrics/query", {"encodedQuery": _encoded(small)}, token)
+        assert status == 200 and body["rowCount"] == 1000, body
+        before = _peak_kb(worker)
+        status, body = _call(
+            port, "/metrics/query", {"encodedQuery": _encoded(THOUSAND_MEGABYTES)}, token
+        )
+        after = _peak_kb(worker)
+    assert (status, body["code"]) == (413, "result_too_large")
+    print(f"VmHWM before {before} kB, after {after} kB")  # noqa: T201 - the figure for the docs
+    return before, after
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_worker_peak_memory_does_not_grow_with_a_refused_answer():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    created = workspace_create(name="Memory", slug="memory", by=SYSTEM)
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    database_url = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true"}
+    env.setdefault("REDIS_URL", settings.REDIS_URL)
+    before, after = _measure(env, created.secrets())
+    assert after - before < GROWTH_LIMIT_KB, (before, after)
+
+
+def test_sqlite_worker_peak_memory_does_not_grow_with_a_refused_answer(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'site.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true"}
+    env.pop("REDIS_URL", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT, env=env, check=True,
+    )  # fmt: skip
+    script = (
+        "import django, json; django.setup(); "
+        "from workspaces.audit import SYSTEM; from workspaces.services import workspace_create; "
+        "print(json.dumps(workspace_create(name='Memory', slug='memory', by=SYSTEM).secrets()))"
+    )
+    made = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True, text=True,
+        env={**env, "DJANGO_SETTINGS_MODULE": "userflux_site.settings"},
+    )  # fmt: skip
+    secrets = json.loads(made.stdout.strip().splitlines()[-1])
+    before, after = _measure(env, secrets)
+    assert after - before < GROWTH_LIMIT_KB, (before, after)
