@@ -114,6 +114,9 @@ def reader_url(on_postgres):
             for table, columns in READABLE_COLUMNS.items()
         ),
         pg.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident),
+        pg.SQL("ALTER ROLE {} SET work_mem = '16MB'").format(ident),
+        pg.SQL("ALTER ROLE {} SET temp_file_limit = '256MB'").format(ident),
+        pg.SQL("GRANT SET ON PARAMETER temp_file_limit TO {}").format(ident),
     ]
     try:
         for statement in statements:
@@ -121,6 +124,7 @@ def reader_url(on_postgres):
         host = params["HOST"] or "localhost"
         yield f"postgresql://{role}@{host}:{params['PORT'] or 5432}/{params['NAME']}"
     finally:
+        admin.execute(pg.SQL("REVOKE SET ON PARAMETER temp_file_limit FROM {}").format(ident))
         admin.execute(pg.SQL("DROP OWNED BY {}").format(ident))
         admin.execute(pg.SQL("DROP ROLE IF EXISTS {}").format(ident))
         admin.close()
@@ -280,3 +284,18 @@ def test_sqlite_uri(name, expected):
 def test_sqlite_private_memory_database_cannot_be_sandboxed(name):
     with pytest.raises(ImproperlyConfigured):
         sandbox.sqlite_uri(name)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_read_only_role_gets_the_per_query_temp_file_limit(reader_url, run, settings):
+    settings.METRICS_DATABASE_URL = reader_url
+    settings.METRICS_WORK_MEM = "64kB"
+    settings.METRICS_TEMP_FILE_LIMIT = "1MB"
+    sql = (
+        "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 300000) "
+        "SELECT i FROM r ORDER BY i DESC LIMIT 1"
+    )
+    with pytest.raises(SqlError) as caught:
+        run(sql)
+    assert caught.value.code == "query_too_expensive"
