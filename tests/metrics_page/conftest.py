@@ -2,13 +2,13 @@
 
 import pytest
 
+from core.actors import SYSTEM
 from metrics.models import SavedMetric
 from metrics.services import saved_metric_create
 from tests.metrics_api.conftest import events_add
 from tests.pages.conftest import admin_web as admin_web
 from tests.pages.conftest import member_web as member_web
 from tests.pages.conftest import outsider_web as outsider_web
-from workspaces.audit import SYSTEM
 
 BY_NAME = "SELECT name, userId FROM eventsTable WHERE name = '@{eventName}' ORDER BY userId"
 
