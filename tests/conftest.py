@@ -12,6 +12,9 @@ from metrics import cache as metrics_cache
 from workspaces.models import Membership
 from workspaces.services import membership_add
 
+# Fixtures shared across apps: the Integration API's keys, signed-in page clients, Metrics data.
+pytest_plugins = ["tests.support.keys", "tests.support.web", "tests.support.metrics"]
+
 
 def _forget_everything():
     cache.clear()
