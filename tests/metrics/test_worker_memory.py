@@ -23,8 +23,8 @@ from django.conf import settings
 from django.db import connection
 
 from tests.metrics.test_bounded_answers import THOUSAND_MEGABYTES
-from workspaces.audit import SYSTEM
-from workspaces.services import workspace_create
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
 
 ROOT = Path(__file__).resolve().parents[2]
 GROWTH_LIMIT_KB = 50 * 1024
@@ -112,7 +112,7 @@ def _measure(env, secrets):
         )
         after = _peak_kb(worker)
     assert (status, body["code"]) == (413, "result_too_large")
-    print(f"VmHWM before {before} kB, after {after} kB")  # noqa: T201 - the figure for the docs
+    print(f"VmHWM before {before} kB, after {after} kB")
     return before, after
 
 
@@ -121,7 +121,7 @@ def _measure(env, secrets):
 def test_postgres_worker_peak_memory_does_not_grow_with_a_refused_answer():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (DATABASE_URL)")
-    created = workspace_create(name="Memory", slug="memory", by=SYSTEM)
+    created = workspace_provision(name="Memory", slug="memory", by=SYSTEM)
     parts = urlsplit(os.environ["DATABASE_URL"])
     database_url = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true"}
@@ -140,8 +140,8 @@ def test_sqlite_worker_peak_memory_does_not_grow_with_a_refused_answer(tmp_path)
     )  # fmt: skip
     script = (
         "import django, json; django.setup(); "
-        "from workspaces.audit import SYSTEM; from workspaces.services import workspace_create; "
-        "print(json.dumps(workspace_create(name='Memory', slug='memory', by=SYSTEM).secrets()))"
+        "from core.actors import SYSTEM; from apikeys.provisioning import workspace_provision; "
+        "print(json.dumps(workspace_provision(name='Memory', slug='memory', by=SYSTEM).secrets()))"
     )
     made = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True, text=True,
