@@ -25,6 +25,7 @@ from core.clientip import client_address
 from core.exceptions import InvalidKey, RateLimited
 from core.limiter import key_rate_wait
 from ingest import parsing, selectors, services
+from ingest.exceptions import ProfileNotFound
 from ingest.schemas import (
     LOCATION_ENRICHMENT,
     EventBatchSerializer,
@@ -149,6 +150,8 @@ class ProfileDetailApi(IntegrationView):
         responses={200: ProfileSerializer, **error_responses(404)},
     )
     def get(self, request, user_id: str):
+        if "\x00" in user_id:  # PostgreSQL text cannot hold NUL: no profile has this id
+            raise ProfileNotFound()
         return Response(
             selectors.profile_get(workspace_id=request.auth.workspace_id, user_id=user_id)
         )

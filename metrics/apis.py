@@ -15,7 +15,7 @@ from apikeys.permissions import AddressAllowed, HasKey
 from core import rejections
 from core.clientip import client_address
 from core.exceptions import InvalidBody, UnsupportedMediaType
-from metrics import services, tokens
+from metrics import fairshare, services, tokens
 from metrics.authentication import AccessTokenAuthentication
 from metrics.exceptions import InvalidToken, MetricNotFound, QueryError
 from metrics.models import SavedMetric
@@ -28,14 +28,22 @@ ERRORS = {
     status: OpenApiResponse(description=text)
     for status, text in {
         400: "invalid_body, invalid_sql, missing_variable, invalid_variable, query_failed, "
-        "query_timeout",
+        "query_timeout, query_too_long, query_too_complex, query_too_deep, "
+        "too_many_select_items, too_many_placeholders, variables_too_large, compile_timeout, "
+        "query_too_expensive",
         401: "invalid_client / invalid_token",
         403: "ip_not_allowed, forbidden_table, forbidden_function",
         404: "metric_not_found",
         413: "result_too_large",
-        429: "too_many_attempts (with Retry-After)",
+        415: "unsupported_media_type: send the body as application/json",
+        429: "too_many_attempts, too_many_concurrent_queries, query_rate_limited "
+        "(with Retry-After)",
     }.items()
 }
+VARIABLES = serializers.DictField(
+    required=False,
+    help_text="Values of the SQL's @{name} placeholders: strings, numbers, booleans or null.",
+)
 RESULT = inline_serializer(
     "MetricsResult",
     {
@@ -101,10 +109,15 @@ class TokenView(_RecordsRefusals):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=inline_serializer(
-            "TokenRequest",
-            {"clientSecret": serializers.CharField(), "environmentApiKey": serializers.CharField()},
-        ),
+        request={
+            "application/json": inline_serializer(
+                "TokenRequest",
+                {
+                    "clientSecret": serializers.CharField(),
+                    "environmentApiKey": serializers.CharField(),
+                },
+            )
+        },
         responses={
             200: inline_serializer(
                 "TokenResponse",
@@ -139,6 +152,7 @@ class _QueryView(_RecordsRefusals):
 
     def _answer(self, run) -> Response:
         try:
+            fairshare.rate_check(self.request.auth.workspace_id)
             result = run()
         except SqlError as error:
             raise QueryError(error) from None
@@ -149,10 +163,17 @@ class QueryView(_QueryView):
     """`POST /metrics/query`: ad-hoc SQL, base64-encoded, over the workspace's own tables."""
 
     @extend_schema(
-        request=inline_serializer(
-            "QueryRequest",
-            {"encodedQuery": serializers.CharField(), "variables": serializers.DictField()},
-        ),
+        request={
+            "application/json": inline_serializer(
+                "QueryRequest",
+                {
+                    "encodedQuery": serializers.CharField(
+                        help_text="The SQL text, UTF-8, in standard base64 with padding."
+                    ),
+                    "variables": VARIABLES,
+                },
+            )
+        },
         responses={200: RESULT, **ERRORS},
         operation_id="metrics_query",
     )
@@ -180,7 +201,9 @@ class SavedQueryView(_QueryView):
     """`POST /metrics/query/{metricId}`: a saved metric of the token's workspace, by id."""
 
     @extend_schema(
-        request=inline_serializer("SavedQueryRequest", {"variables": serializers.DictField()}),
+        request={
+            "application/json": inline_serializer("SavedQueryRequest", {"variables": VARIABLES})
+        },
         responses={200: RESULT, **ERRORS},
         operation_id="metrics_saved_query",
     )

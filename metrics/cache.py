@@ -1,11 +1,16 @@
-"""The Metrics result cache: JSON in the shared cache, keyed by workspace and whole request.
+"""The Metrics result cache: JSON in the shared cache, keyed by workspace and compiled query.
 
-The key is the workspace plus a SHA-256 of the request as sent (the SQL text, or the metric's id
-and version, and the variables as canonical JSON): the same text from two workspaces never
-shares an entry, another variable value is another entry, and editing a metric (a new version)
-retires its entries. It is consulted only after the token and address checks, and only
-successful answers are stored. The text is not normalised beyond trimming: collapsing white
-space would merge queries whose string literals differ.
+The key is the workspace plus a SHA-256 of the query as it will run: the compiled SQL (with
+its random generated names made constant), the bound values, the dialect and the row cap. So
+comments, white space, the case of keywords and names, and whether the SQL came as an ad-hoc
+query or a saved metric do not matter, while another literal or another variable value is
+another entry; editing a metric's SQL or defaults changes its key. The same text from two
+workspaces never shares an entry (the workspace is in the key, and bound). It is consulted
+only after the token and address checks, and only successful answers are stored.
+
+Finding the key means compiling the query (a few milliseconds). Each process remembers which
+compiled key a request as sent (the text and variables) had, so a repeated request finds its
+answer without compiling again.
 
 In front of the shared cache each process keeps the answers it has read or written, each only
 until its `cachedUntil`: a cache hit then costs no network round trip (docs/performance.md).
@@ -25,8 +30,11 @@ from typing import Any
 from django.core.cache import cache
 from django.utils import timezone
 
+from metrics.sql import CompiledQuery
+
 LOCAL_MAX_ENTRIES = 1_000
 LOCAL_MAX_BYTES = 64 * 1024 * 1024
+ALIAS_MAX_ENTRIES = 10_000
 
 
 class _Local:
@@ -35,6 +43,8 @@ class _Local:
         # key -> (expires at, epoch seconds; size of its JSON; the answer)
         self.entries: OrderedDict[str, tuple[float, int, dict[str, Any]]] = OrderedDict()
         self.size = 0
+        # request-as-sent key -> compiled key
+        self.aliases: OrderedDict[str, str] = OrderedDict()
 
 
 _local = _Local()
@@ -44,7 +54,22 @@ def local_reset() -> None:
     """Forget every answer this process holds (for tests)."""
     with _local.lock:
         _local.entries.clear()
+        _local.aliases.clear()
         _local.size = 0
+
+
+def alias_get(request_key: str) -> str | None:
+    """The compiled key this process found for a request as sent, if it remembers one."""
+    return _local.aliases.get(request_key)
+
+
+def alias_put(request_key: str, key: str) -> None:
+    """Remember the compiled key of a request as sent (a bounded, per-process memo)."""
+    with _local.lock:
+        _local.aliases[request_key] = key
+        _local.aliases.move_to_end(request_key)
+        while len(_local.aliases) > ALIAS_MAX_ENTRIES:
+            _local.aliases.popitem(last=False)
 
 
 def _remember(key: str, value: dict[str, Any], *, expires: float, size: int) -> None:
@@ -74,10 +99,23 @@ def _recalled(key: str) -> dict[str, Any] | None:
     return entry[2]
 
 
-def result_key(*, workspace_id: int, request: dict[str, Any]) -> str:
-    """The cache key of one request of one workspace."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def request_key(*, workspace_id: int, request: dict[str, Any]) -> str:
+    """A key for one request as sent (text and variables), for the per-process memo."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    return f"metrics:request:{workspace_id}:{digest}"
+
+
+def result_key(*, workspace_id: int, compiled: CompiledQuery) -> str:
+    """The cache key of one compiled query of one workspace."""
+    identity = {
+        "sql": compiled.canonical_sql,
+        "params": list(compiled.params),
+        "dialect": compiled.dialect,
+        "rowCap": compiled.row_cap,
+    }
+    canonical = json.dumps(identity, separators=(",", ":"), ensure_ascii=True)
+    digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()
     return f"metrics:result:{workspace_id}:{digest}"
 
 

@@ -1,5 +1,7 @@
 """The Metrics API's own errors, each with a stable code (the shared ones are in `core`)."""
 
+import math
+
 from rest_framework import exceptions, status
 
 from core.exceptions import ApiError
@@ -51,3 +53,6 @@ class QueryError(ApiError):
         if error.position is not None:
             extra = {"line": error.position[0], "column": error.position[1]}
         super().__init__(error.detail, **extra)
+        if error.retry_after is not None:
+            # DRF's handler turns `wait` into Retry-After: whole seconds, never 0.
+            self.wait = max(1, math.ceil(error.retry_after))

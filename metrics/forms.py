@@ -15,6 +15,20 @@ MAX_VARIABLES_TEXT = 20_000
 VARIABLES_EXAMPLE = '{"eventName": "signup", "rowLimit": 100}'
 
 
+def json_text(value: Any, **options: Any) -> str:
+    """JSON text that shows non-ASCII as itself, and escapes what UTF-8 cannot hold.
+
+    A lone surrogate (saved before values were checked) would make the page unencodable:
+    then the whole value is written with escapes, which is still exactly its JSON.
+    """
+    text = json.dumps(value, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, **options)
+    return text
+
+
 class JsonObjectField(forms.CharField):
     """A JSON object typed as text (blank is `{}`); anything else is an error on this field."""
 
@@ -26,7 +40,7 @@ class JsonObjectField(forms.CharField):
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, dict):
-            return json.dumps(value, indent=2, ensure_ascii=False) if value else "{}"
+            return json_text(value, indent=2) if value else "{}"
         return value
 
     def to_python(self, value: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Saved metrics (create, edit, delete: validated and audited) and running queries."""
 
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -11,16 +12,24 @@ from apikeys.keycache import KeySnapshot
 from core.actors import Actor
 from core.errors import field_error
 from metrics import cache as result_cache
-from metrics import sandbox
+from metrics import fairshare, sandbox
 from metrics.models import SavedMetric
 from metrics.sql import SqlError
+from metrics.sql.parse import is_utf8
 from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
 MAX_VARIABLES = 50
 
 
-def _metric_validate(*, workspace: Workspace, name: str, sql: str, variables: Any) -> str:
+def _metric_validate(
+    *, workspace: Workspace, name: str, sql: str, variables: Any, description: str = ""
+) -> str:
+    for field_name, text in (("name", name), ("description", description)):
+        if text and not is_utf8(text):
+            raise field_error(
+                field_name, "This holds a lone surrogate, which is not valid Unicode.", "invalid"
+            )
     name = (name or "").strip()
     if not name:
         raise field_error("name", "Give the metric a name.", "required")
@@ -61,7 +70,9 @@ def saved_metric_create(
     by: Actor,
 ) -> SavedMetric:
     """Save a named query; its SQL must pass the sandbox's checks with the default variables."""
-    name = _metric_validate(workspace=workspace, name=name, sql=sql, variables=variables)
+    name = _metric_validate(
+        workspace=workspace, name=name, sql=sql, variables=variables, description=description
+    )
     now = timezone.now()
     with _unique_name(name), transaction.atomic():
         metric = SavedMetric.objects.create(
@@ -94,7 +105,13 @@ def saved_metric_update(
     by: Actor,
 ) -> SavedMetric:
     """Edit a metric; its version goes up, which retires every cached answer of the old one."""
-    name = _metric_validate(workspace=metric.workspace, name=name, sql=sql, variables=variables)
+    name = _metric_validate(
+        workspace=metric.workspace,
+        name=name,
+        sql=sql,
+        variables=variables,
+        description=description,
+    )
     with _unique_name(name), transaction.atomic():
         metric = SavedMetric.objects.select_for_update().get(pk=metric.pk)
         before = {"name": metric.name, "sql": metric.sql, "variables": metric.variables}
@@ -140,17 +157,31 @@ def query_run(
 ) -> dict[str, Any]:
     """Answer a query from the result cache, or run it in the sandbox and cache the answer.
 
-    `request` is what identifies the answer (the SQL, or the metric's id and version, and the
-    variables). With `cache_ttl_minutes` None (a test run from the Metrics page) the cache is
-    neither read nor written. Errors raise SqlError and are never cached.
+    `request` is the request as sent (the SQL, or the metric's id and version, and the
+    variables); the cache is keyed on the compiled query (metrics/cache.py). With
+    `cache_ttl_minutes` None (a test run from the Metrics page) the cache is neither read nor
+    written. A run holds one of the workspace's concurrent-query slots (metrics/fairshare.py).
+    Errors raise SqlError and are never cached. The call's time budget starts here.
     """
-    key = result_cache.result_key(workspace_id=workspace_id, request=request)
-    if cache_ttl_minutes is not None:
+    started = time.monotonic()
+    use_cache = cache_ttl_minutes is not None
+    alias = result_cache.request_key(workspace_id=workspace_id, request=request)
+    known = result_cache.alias_get(alias) if use_cache else None
+    if known is not None:
+        cached = result_cache.result_get(known)
+        if cached is not None:
+            return {**cached, "cached": True}
+    timeout = sandbox.statement_timeout()
+    compiled = sandbox.compile_for(sql, variables, workspace_id=workspace_id, time_budget=timeout)
+    key = result_cache.result_key(workspace_id=workspace_id, compiled=compiled)
+    if use_cache:
+        result_cache.alias_put(alias, key)
         cached = result_cache.result_get(key)
         if cached is not None:
             return {**cached, "cached": True}
-    result = sandbox.run_query(sql, variables, workspace_id=workspace_id)
-    if cache_ttl_minutes is None:
+    with fairshare.query_slot(workspace_id):
+        result = sandbox.execute(compiled, timeout=timeout, started=started)
+    if not use_cache:
         return {**result, "cached": False, "cachedUntil": None}
     until = result_cache.result_put(key, result, ttl=timedelta(minutes=cache_ttl_minutes))
     return {**result, "cached": False, "cachedUntil": until.isoformat().replace("+00:00", "Z")}

@@ -7,7 +7,6 @@ with 400, the error next to its field and the input kept. A test run is answered
 to its POST: it runs the saved version through the sandbox, never through the result cache.
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from apikeys.forms import RevokeForm, add_service_errors
 from core.actors import Actor
 from metrics import services
-from metrics.forms import MetricForm, RunForm
+from metrics.forms import MetricForm, RunForm, json_text
 from metrics.models import SavedMetric
 from metrics.sql import SqlError
 from metrics.sql.errors import STATUSES
@@ -61,7 +60,7 @@ class RunOutcome:
 
 
 def _as_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return json_text(value, separators=(", ", ": "))
 
 
 def _cell(value: Any) -> Any:

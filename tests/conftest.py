@@ -9,6 +9,7 @@ from apikeys.provisioning import workspace_provision
 from core import limiter, rejections
 from core.actors import SYSTEM, Actor
 from metrics import cache as metrics_cache
+from metrics import fairshare
 from workspaces.models import Membership
 from workspaces.services import membership_add
 
@@ -22,6 +23,7 @@ def _forget_everything():
     limiter.limiter_reset()
     rejections.rejections_reset()
     metrics_cache.local_reset()
+    fairshare.local_reset()
 
 
 @pytest.fixture(autouse=True)

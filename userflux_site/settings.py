@@ -207,6 +207,9 @@ METRICS_COMPILE_TIMEOUT = env.float("METRICS_COMPILE_TIMEOUT", default=2.0)
 # PostgreSQL memory for sorts and hashes, and temporary files, of one sandbox query.
 METRICS_WORK_MEM = env.str("METRICS_WORK_MEM", default="16MB")
 METRICS_TEMP_FILE_LIMIT = env.str("METRICS_TEMP_FILE_LIMIT", default="256MB")
+# Fair share per workspace, across every process through Redis (metrics/fairshare.py); 0 is off.
+METRICS_MAX_CONCURRENT_QUERIES = env.int("METRICS_MAX_CONCURRENT_QUERIES", default=4)
+METRICS_RATE_PER_MINUTE = env.int("METRICS_RATE_PER_MINUTE", default=600)
 
 # Production hardening: on whenever DEBUG is off, each switchable for a plain-HTTP benchmark.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -44,6 +44,9 @@ class CompiledQuery:
     row_cap: int
     # output column name -> "json" | "timestamp" | "boolean", for values that need decoding
     column_kinds: Mapping[str, str] = field(default_factory=dict)
+    # `sql` with its random generated names made constant: equal for equal queries, whatever
+    # their comments, white space or case (the result cache's key).
+    canonical_sql: str = ""
 
 
 def compile_query(
@@ -118,6 +121,8 @@ class _Compiler:
             dialect=self.dialect,
             row_cap=self.row_cap,
             column_kinds=MappingProxyType(kinds),
+            # NUL cannot occur in accepted text, so the constant never meets a customer's name.
+            canonical_sql=sql.replace(self.nonce, "\x00"),
         )
 
     def _replace_tables(

@@ -21,6 +21,9 @@ STATUSES: dict[str, int] = {
     "variables_too_large": 400,
     "compile_timeout": 400,
     "query_too_expensive": 400,
+    # Fair share per workspace (metrics/fairshare.py), with a Retry-After.
+    "too_many_concurrent_queries": 429,
+    "query_rate_limited": 429,
 }
 
 
@@ -34,6 +37,7 @@ class SqlError(Exception):
         *,
         position: tuple[int, int] | None = None,
         status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(detail)
         self.code = code
@@ -41,6 +45,8 @@ class SqlError(Exception):
         # (line, column), both 1-based, when the parser could say where the problem is.
         self.position = position
         self.status = status if status is not None else STATUSES.get(code, 400)
+        # Seconds a client should wait before trying again (429 answers).
+        self.retry_after = retry_after
 
     def as_dict(self) -> dict[str, object]:
         """The JSON body of an error answer."""

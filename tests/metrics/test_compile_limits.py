@@ -23,7 +23,7 @@ def refused(sql, variables=None, **limits):
 def test_the_issues_33000_select_items_are_refused_quickly():
     started = time.monotonic()
     assert refused("SELECT " + ", ".join(["1"] * 33_000)) == "query_too_complex"
-    assert time.monotonic() - started < 1.0  # a generous bound; it took 4.8 s before
+    assert time.monotonic() - started < 2.0  # a generous bound; it took 4.8 s before
 
 
 def test_the_issues_9000_placeholders_with_a_10_kb_value_are_refused_quickly():
@@ -31,7 +31,7 @@ def test_the_issues_9000_placeholders_with_a_10_kb_value_are_refused_quickly():
     started = time.monotonic()
     code = refused(sql, {"v": "x" * 10_000}, max_length=1_000_000, max_nodes=1_000_000)
     assert code == "too_many_placeholders"
-    assert time.monotonic() - started < 1.0  # it took 7.1 s and bound 90 MB before
+    assert time.monotonic() - started < 2.0  # it took 7.1 s and bound 90 MB before
 
 
 @pytest.mark.parametrize(

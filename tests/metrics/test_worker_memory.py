@@ -6,15 +6,10 @@ Run against PostgreSQL (with DATABASE_URL) and against a SQLite file (always).
 """
 
 import base64
-import contextlib
-import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,61 +17,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.metrics.test_bounded_answers import THOUSAND_MEGABYTES
 from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
+from tests.metrics.test_bounded_answers import THOUSAND_MEGABYTES
+from tests.support.live import ROOT, call, gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 GROWTH_LIMIT_KB = 50 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _call(port, path, body, token=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        conn.request("POST", path, body=json.dumps(body), headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
-    finally:
-        conn.close()
-
-
-@contextlib.contextmanager
-def _gunicorn(env):
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-        "--timeout", "120", "--chdir", str(ROOT), "userflux_site.wsgi:application",
-    ]  # fmt: skip
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, "gunicorn exited"
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                with contextlib.suppress(OSError):
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                time.sleep(0.1)
-            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
-            (worker,) = children.split()
-            yield port, int(worker)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def _peak_kb(pid: int) -> int:
@@ -91,8 +37,8 @@ def _encoded(sql: str) -> str:
 
 
 def _measure(env, secrets):
-    with _gunicorn(env) as (port, worker):
-        status, body = _call(
+    with gunicorn(env) as (port, worker):
+        status, body = call(
             port,
             "/metrics/auth/token",
             {
@@ -104,10 +50,10 @@ def _measure(env, secrets):
         token = body["accessToken"]
         # Warm up the same code path with an answer that fits.
         small = THOUSAND_MEGABYTES.replace("n <= 20", "n <= 2").replace("n = 21", "n = 3")
-        status, body = _call(port, "/metrics/query", {"encodedQuery": _encoded(small)}, token)
+        status, body = call(port, "/metrics/query", {"encodedQuery": _encoded(small)}, token)
         assert status == 200 and body["rowCount"] == 1000, body
         before = _peak_kb(worker)
-        status, body = _call(
+        status, body = call(
             port, "/metrics/query", {"encodedQuery": _encoded(THOUSAND_MEGABYTES)}, token
         )
         after = _peak_kb(worker)

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from metrics import cache as result_cache
+from metrics import sandbox
 from metrics.models import SavedMetric
 from tests.metrics.page.helpers import stored_state, url
 
@@ -46,8 +47,10 @@ def test_edited_variable_values_are_used_and_not_saved(admin_web, metric, events
 
 
 def test_a_cached_answer_is_neither_served_nor_written(admin_web, metric, events):
-    request = {"metric": str(metric.pk), "version": 1, "variables": {"eventName": "signup"}}
-    key = result_cache.result_key(workspace_id=metric.workspace_id, request=request)
+    compiled = sandbox.compile_for(
+        metric.sql, {"eventName": "signup"}, workspace_id=metric.workspace_id
+    )
+    key = result_cache.result_key(workspace_id=metric.workspace_id, compiled=compiled)
     fake = {"columns": ["name", "userId"], "rows": [{"name": "signup", "userId": "CACHED"}]}
     fake.update(rowCount=1, truncated=False, cachedUntil="2999-01-01T00:00:00Z")
     raw = cache.get(key)

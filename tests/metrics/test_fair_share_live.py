@@ -1,0 +1,72 @@
+"""Fair share across real processes: two gunicorn workers, one Redis, five concurrent queries."""
+
+import base64
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
+from tests.support.live import call, gunicorn
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+SLOW = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT max(n) AS n FROM r"
+TIMEOUT = 3
+
+
+def _token(port, created):
+    secrets = created.secrets()
+    status, body = call(
+        port,
+        "/metrics/auth/token",
+        {
+            "environmentApiKey": secrets["metricsApiKey"],
+            "clientSecret": secrets["metricsClientSecret"],
+        },
+    )
+    assert status == 200, body
+    return body["accessToken"]
+
+
+def _query(port, token, sql):
+    started = time.monotonic()
+    status, body = call(
+        port, "/metrics/query", {"encodedQuery": base64.b64encode(sql.encode()).decode()}, token
+    )
+    return status, body, time.monotonic() - started
+
+
+def test_the_fifth_concurrent_query_across_processes_is_429_another_workspace_runs():
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    acme = workspace_provision(name="Acme", slug="acme", by=SYSTEM)
+    globex = workspace_provision(name="Globex", slug="globex", by=SYSTEM)
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"])),
+        "DEBUG": "true",
+        "METRICS_STATEMENT_TIMEOUT": str(TIMEOUT),
+        "METRICS_MAX_CONCURRENT_QUERIES": "4",
+    }
+    options = ("--workers", "2", "--worker-class", "gthread", "--threads", "4")
+    with gunicorn(env, *options) as (port, _):
+        token, other = _token(port, acme), _token(port, globex)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            running = [pool.submit(_query, port, token, SLOW) for _ in range(4)]
+            time.sleep(1.0)  # the four are running (each for TIMEOUT seconds)
+            fifth = _query(port, token, SLOW.replace("max(n)", "min(n)"))
+            neighbour = _query(port, other, "SELECT 1 AS one")
+            slow = [future.result() for future in running]
+    status, body, _ = fifth
+    assert (status, body["code"]) == (429, "too_many_concurrent_queries")
+    assert neighbour[0] == 200 and neighbour[1]["rows"] == [{"one": 1}]
+    for status, body, elapsed in slow:
+        assert (status, body["code"]) == (400, "query_timeout")
+        assert elapsed <= TIMEOUT + 1

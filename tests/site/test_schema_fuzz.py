@@ -1,0 +1,66 @@
+"""Property-based fuzz of the OpenAPI schema (schemathesis): no 5xx, no answer against it.
+
+Every operation of `/api/schema` is called in-process with generated requests, a bounded
+number of examples each, carrying real credentials so that the calls get past
+authentication: a Read & Write key for the Integration API, an access token for the Metrics
+API (the token exchange itself gets generated credentials, which fail as they should).
+"""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.support.metrics import exchange
+from userflux_site.wsgi import application
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES = 15
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def bearer(client, created):
+    """The credential each operation needs, by path prefix."""
+    token = exchange(client, created).json()["accessToken"]
+    return {"/metrics/query": token, "/metrics/auth": None, "/": created.secrets()["readWrite"]}
+
+
+def test_no_answer_is_a_server_error_or_against_the_schema(bearer):
+    schema = schemathesis.openapi.from_wsgi("/api/schema", application)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 8
+
+    for operation in operations:
+        secret = next(
+            value for prefix, value in bearer.items() if operation.path.startswith(prefix)
+        )
+        _fuzz(operation, {"Authorization": f"Bearer {secret}"} if secret else {})
+
+
+def _fuzz(operation, headers):
+    @given(case=operation.as_strategy())
+    @hypothesis_settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def call(case):
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=CHECKS)
+
+    call()
