@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from apikeys import keycache, limiter, rejections
+from apikeys import keycache, limiter, rejections, usage
 from metrics import cache as metrics_cache
 from workspaces.audit import SYSTEM, Actor
 from workspaces.models import Membership
@@ -16,6 +16,7 @@ def _forget_everything():
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
+    usage.usage_reset()
     metrics_cache.local_reset()
 
 
