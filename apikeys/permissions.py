@@ -15,12 +15,12 @@ from collections.abc import Iterable
 
 from rest_framework.permissions import BasePermission
 
-from apikeys.clientip import client_address
-from apikeys.exceptions import EventNotAllowed, InsufficientScope, IpNotAllowed
 from apikeys.keycache import KeySnapshot
 from apikeys.models import ApiKey
-from apikeys.networks import IPAddress, IPNetwork
 from apikeys.usage import usage_note_would_refuse
+from core.clientip import client_address
+from core.exceptions import EventNotAllowed, InsufficientScope, IpNotAllowed
+from core.networks import IPAddress, IPNetwork
 
 # What a view may declare as its `required_scope`.
 SCOPE_WRITE = "write"  # the three ingestion POSTs: a Write-Only key suffices

@@ -9,11 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys import networks
 from apikeys.models import ApiKey, IpRule, KeySecret
 from apikeys.services import _changed, _locked
-from userflux_site.errors import field_error
-from workspaces.audit import Actor
+from core import networks
+from core.actors import Actor
+from core.errors import field_error
 
 # which -> the key's field that holds that list's enforcement
 ENFORCEMENT_FIELDS = {"addresses": "address_enforcement", "events": "event_enforcement"}

@@ -25,10 +25,10 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
-from apikeys import networks
 from apikeys.models import ApiKey, KeySecret
 from apikeys.models_usage import KeyUsageAddress, KeyUsageEvent, KeyUsageHour, Outcome
-from userflux_site.errors import field_error
+from core import networks
+from core.errors import field_error
 from workspaces.models import Workspace
 
 

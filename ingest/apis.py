@@ -10,12 +10,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import rejections, usage
+from apikeys import usage
 from apikeys.authentication import IntegrationKeyAuthentication
-from apikeys.clientip import client_address
-from apikeys.exceptions import EventNotAllowed, InvalidKey, RateLimited
 from apikeys.keycache import KeySnapshot
-from apikeys.limiter import key_rate_wait
 from apikeys.permissions import (
     EVENT_NOT_ALLOWED,
     SCOPE_READ_WRITE,
@@ -25,6 +22,10 @@ from apikeys.permissions import (
     KeyScope,
     events_check,
 )
+from core import rejections
+from core.clientip import client_address
+from core.exceptions import EventNotAllowed, InvalidKey, RateLimited
+from core.limiter import key_rate_wait
 from ingest import parsing, selectors, services
 from ingest.schemas import (
     LOCATION_ENRICHMENT,

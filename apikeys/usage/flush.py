@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apikeys.models import ApiKey, KeySecret
 from apikeys.models_usage import KeyUsageAddress, KeyUsageEvent, KeyUsageHour
-from apikeys.usage.recording import Pending
+from apikeys.usage.pending import Pending
 
 logger = logging.getLogger(__name__)
 

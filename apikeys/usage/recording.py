@@ -11,24 +11,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.signals import request_finished
 from django.db import DatabaseError, connection
 
-from apikeys.clientip import client_address
 from apikeys.keycache import KeySnapshot
 from apikeys.models_usage import Outcome
-from apikeys.networks import IPAddress
+from apikeys.usage import flush
+from apikeys.usage.pending import MAX_PENDING_ADDRESSES, MAX_PENDING_EVENTS, Pending
+from core.clientip import client_address
+from core.networks import IPAddress
 
 logger = logging.getLogger(__name__)
 
-# What one process holds between flushes, at most (a flood of distinct addresses or event
-# names from one process is counted per hour and outcome, but no longer per address or name).
-MAX_PENDING_ADDRESSES = 20_000
-MAX_PENDING_EVENTS = 20_000
 MAX_REASON_LENGTH = 50
 MAX_NAME_LENGTH = 200
 
@@ -38,48 +35,6 @@ _WOULD_REFUSE = Outcome.WOULD_REFUSE.value
 
 _RECORDED = "_uf_usage_recorded"
 _WOULD = "_uf_usage_would_refuse"
-
-
-@dataclass
-class Pending:
-    """Counts not yet written. Times are Unix seconds; hours and days are counted from 1970."""
-
-    # (key id, hour, outcome, reason) -> calls
-    hours: dict[tuple[int, int, str, str], int] = field(default_factory=dict)
-    # (key id, day, address) -> [first seen, last seen, accepted, refused, would refuse]
-    addresses: dict[tuple[int, int, str], list] = field(default_factory=dict)
-    # (key id, day, event name) -> [accepted, refused, would refuse, last seen]
-    events: dict[tuple[int, int, str], list] = field(default_factory=dict)
-    # secret id -> last used
-    secrets: dict[int, float] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.hours or self.addresses or self.events or self.secrets)
-
-    def merge(self, other: "Pending") -> None:
-        """Add another batch of counts to these (used when a flush must be retried)."""
-        for bucket, calls in other.hours.items():
-            self.hours[bucket] = self.hours.get(bucket, 0) + calls
-        for bucket, (first, last, *counts) in other.addresses.items():
-            entry = self.addresses.get(bucket)
-            if entry is None:
-                if len(self.addresses) < MAX_PENDING_ADDRESSES:
-                    self.addresses[bucket] = [first, last, *counts]
-                continue
-            entry[0], entry[1] = min(entry[0], first), max(entry[1], last)
-            for index, count in enumerate(counts, start=2):
-                entry[index] += count
-        for bucket, (*counts, last) in other.events.items():
-            entry = self.events.get(bucket)
-            if entry is None:
-                if len(self.events) < MAX_PENDING_EVENTS:
-                    self.events[bucket] = [*counts, last]
-                continue
-            for index, count in enumerate(counts):
-                entry[index] += count
-            entry[3] = max(entry[3], last)
-        for secret_id, last in other.secrets.items():
-            self.secrets[secret_id] = max(self.secrets.get(secret_id, last), last)
 
 
 class _State:
@@ -231,8 +186,6 @@ def usage_flush() -> bool:
 
     When the database refuses, the counts are kept for the next flush and False is returned.
     """
-    from apikeys.usage import flush
-
     state = _state
     with state.flush_lock:  # one flush at a time per process, so rows merge in order
         with state.lock:

@@ -4,9 +4,9 @@ import pytest
 
 from apikeys import restrict_services, services, usage_selectors
 from apikeys.models import KeySecret
+from core.actors import SYSTEM
 from ingest.models import Event
 from tests.apikeys.usage_helpers import flushed, ingest
-from workspaces.audit import SYSTEM
 
 pytestmark = pytest.mark.django_db
 
