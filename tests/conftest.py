@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from apikeys import keycache
+from apikeys import keycache, usage
 from apikeys.provisioning import workspace_provision
 from core import limiter, rejections
 from core.actors import SYSTEM, Actor
@@ -27,6 +27,7 @@ def _forget_everything():
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
+    usage.usage_reset()
     metrics_cache.local_reset()
 
 
