@@ -64,3 +64,18 @@ def _fuzz(operation, headers):
         case.validate_response(response, checks=CHECKS)
 
     call()
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/metrics/auth/token", {"clientSecret", "environmentApiKey"}),
+        ("/metrics/query", {"encodedQuery", "variables"}),
+        ("/metrics/query/{metric_id}", {"variables"}),
+    ],
+)
+def test_the_metrics_endpoints_have_their_request_bodies(client, path, fields):
+    document = client.get("/api/schema", HTTP_ACCEPT="application/json").json()
+    body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(document["components"]["schemas"][name]["properties"]) == fields
