@@ -4,11 +4,13 @@ A view that inherits `RecordsRefusals` has each refusal it answers with a status
 `RECORDED_STATUSES` noted in the rejected-call log (`core.rejections`, sampled), with the key
 when it is known, the client address, the method and the path (never a header or the query
 string). A 404 is an answer about data, not a refusal; a 5xx is ours, not the caller's.
+The key's usage counts the call once: refused for the same reason, or accepted.
 """
 
 from rest_framework import exceptions
 from rest_framework.views import APIView
 
+from apikeys import usage
 from apikeys.keycache import KeySnapshot
 from core import rejections
 from core.clientip import client_address
@@ -36,11 +38,18 @@ class RecordsRefusals(APIView):
             snapshot = getattr(exc, "snapshot", None)
             if snapshot is None and isinstance(getattr(http_request, "auth", None), KeySnapshot):
                 snapshot = http_request.auth
+            reason = refusal_reason(exc, (response.data or {}).get("code", ""))
             rejections.rejection_record(
-                reason=refusal_reason(exc, (response.data or {}).get("code", "")),
+                reason=reason,
                 address=client_address(http_request),
                 snapshot=snapshot,
                 method=http_request.method,
                 path=http_request.path,
             )
+            usage.usage_record_response(http_request, snapshot=snapshot, reason=reason)
         return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer that was not a recorded refusal is a call the key made and was accepted.
+        usage.usage_record_response(request)
+        return super().finalize_response(request, response, *args, **kwargs)

@@ -9,8 +9,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
+from apikeys import usage
 from apikeys.authentication import IntegrationKeyAuthentication
 from apikeys.permissions import (
+    EVENT_NOT_ALLOWED,
     SCOPE_READ_WRITE,
     SCOPE_WRITE,
     AddressAllowed,
@@ -19,7 +21,7 @@ from apikeys.permissions import (
     events_check,
 )
 from apikeys.refusals import RecordsRefusals
-from core.exceptions import InvalidKey, RateLimited
+from core.exceptions import EventNotAllowed, InvalidKey, RateLimited
 from core.limiter import key_rate_wait
 from ingest import parsing, selectors, services
 from ingest.schemas import (
@@ -68,8 +70,19 @@ class EventIngestApi(IntegrationView):
 
     def _ingest(self, request):
         events = self.body(request)
-        events_check(request.auth, [event.name for event in events])
+        names = [event.name for event in events]
+        try:
+            monitored = events_check(request.auth, names)
+        except EventNotAllowed:
+            usage.usage_record_events(snapshot=request.auth, refused=names)
+            raise
         services.events_ingest(key=request.auth, events=events)
+        would_refuse: list[str] = []
+        if monitored:
+            usage.usage_note_would_refuse(request, EVENT_NOT_ALLOWED)
+            unwanted = set(monitored)
+            would_refuse = [name for name in names if name in unwanted]
+        usage.usage_record_events(snapshot=request.auth, accepted=names, would_refuse=would_refuse)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
