@@ -8,7 +8,7 @@ from datetime import datetime
 from ipaddress import ip_network
 from typing import Any
 
-from django.db.models import F, Max, Prefetch
+from django.db.models import Case, F, Max, Prefetch, When
 
 from apikeys import networks
 from apikeys.lifecycle import KeyState, key_state
@@ -144,7 +144,12 @@ def keys_with_secrets():
 def key_list_read(*, workspace, now: datetime, calls_24h: dict[int, int]) -> KeyList:
     """The keys of a workspace with masks, state and restrictions; `calls_24h` by key id."""
     keys = keys_with_secrets().filter(workspace=workspace)
-    keys = keys.order_by(F("revoked_at").asc(nulls_first=True), "kind", "created_at", "id")
+    kind_order = Case(
+        When(kind=ApiKey.Kind.WRITE_ONLY, then=0),
+        When(kind=ApiKey.Kind.READ_WRITE, then=1),
+        default=2,
+    )
+    keys = keys.order_by(F("revoked_at").asc(nulls_first=True), kind_order, "created_at", "id")
     panels = []
     for key in keys:
         panel = key_panel(key, now=now)
