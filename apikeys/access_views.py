@@ -1,23 +1,36 @@
 """Where a key may be used from and what it may send, changed from its page with the evidence.
 
-Every change goes through `apikeys.services` and lands on the Access control or Events section.
+Tightening (Specific locations from Anywhere, Specific events from All) first shows the impact
+on the last 7 days of real calls, then the admin chooses Enforce now or Monitor first; a
+monitored list is enforced with one click. Every change goes through the services and lands
+on the Access control or Events section.
 """
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from apikeys import services
+from apikeys import restrict_services, services
+from apikeys.access_forms import AccessSetForm, EnforceForm, EventsSetForm, proposal_signature
 from apikeys.clientip import client_address
-from apikeys.forms import AccessModeForm, AllowedEventsForm, IpRuleForm
+from apikeys.forms import IpRuleForm, add_service_errors
 from apikeys.key_page_selectors import event_chips
-from apikeys.key_views import key_change
+from apikeys.key_views import INVALID, key_change, page_key, render_key_page
 from apikeys.models import ApiKey, IpRule
+from apikeys.page_feedback import feedback, to_key
 from apikeys.page_selectors import KeyPanel
+from apikeys.usage_selectors import impact_preview, usage_addresses, usage_event_names
 from workspaces.audit import Actor
 from workspaces.views import change_view
 
 NAMES_SHOWN_IN_MESSAGE = 10
+SEEN_DAYS = 30
+SEEN_ADDRESSES = 50
+ADDED_FROM_PAGE = "Seen in this key's usage"
+EMPTY_LIST = (
+    "Tick or type at least one address: with an empty list the key could not be used from anywhere."
+)
 
 
 def _catalogue(key: ApiKey) -> list[str]:
@@ -35,34 +48,120 @@ def access_context(request: HttpRequest, *, key: ApiKey, panel: KeyPanel) -> dic
     address = client_address(request)
     events = panel.forms.get("events")
     chosen = events["allowed_events"].value() if events else key.allowed_events
+    seen_names = {
+        row.name: row.count + row.refused for row in usage_event_names(key=key, days=SEEN_DAYS)
+    }
     return {
         "access_choices": ApiKey.AccessMode.choices,
         "events_choices": ApiKey.EventsMode.choices,
         "your_address": str(address) if address is not None else None,
         "your_address_listed": address is not None and panel.address_listed(str(address)),
+        "seen_addresses": usage_addresses(key=key, days=SEEN_DAYS, limit=SEEN_ADDRESSES),
         "chips": event_chips(
-            seen={}, catalogue=_catalogue(key), allowed=key.allowed_events, chosen=chosen
+            seen=seen_names, catalogue=_catalogue(key), allowed=key.allowed_events, chosen=chosen
         ),
     }
 
 
+def _proposed_networks(key: ApiKey, data: dict) -> list[str]:
+    """The addresses the key's list would hold: its rules and those the admin adds."""
+    added = list(data["networks"])
+    if data.get("add_all"):
+        seen = usage_addresses(key=key, days=SEEN_DAYS, limit=SEEN_ADDRESSES)
+        added += [row.address for row in seen if row.address and not row.listed]
+    return list(dict.fromkeys(added))
+
+
 @change_view
 def key_access_mode(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
-    """Choose Anywhere or Specific locations for a key."""
+    """Choose Anywhere or Specific locations, with the first addresses, after a preview."""
+    workspace, membership, key = page_key(request, slug, key_id, admin=True)
+    form = AccessSetForm(request.POST)
+    if not form.is_valid():
+        return render_key_page(
+            request, workspace, membership, key, bound=("access", form), status=INVALID
+        )
+    data = form.cleaned_data
+    added = _proposed_networks(key, data)
+    specific = data["access_mode"] == ApiKey.AccessMode.SPECIFIC
+    tightening = specific and key.access_mode == ApiKey.AccessMode.ANYWHERE
+    rules = [rule.network for rule in key.ip_rules.all()] + added
+    signature = proposal_signature(rules)
+    applying = data["step"] in ("enforce", "monitor")
+    if specific and (
+        data["step"] == "preview"
+        or (tightening and not applying)
+        or (applying and data["previewed"] != signature)
+    ):
+        try:
+            preview = impact_preview(key=key, address_rules=rules)
+        except ValidationError as error:
+            form.add_error("rules", error.messages)
+            return render_key_page(
+                request, workspace, membership, key, bound=("access", form), status=INVALID
+            )
+        return render_key_page(
+            request,
+            workspace,
+            membership,
+            key,
+            bound=("access", form),
+            access_preview=preview,
+            access_previewed=signature,
+            access_empty=None if rules else EMPTY_LIST,
+        )
+    try:
+        key = restrict_services.api_key_access_set(
+            key=key,
+            mode=data["access_mode"],
+            rules=[(network, ADDED_FROM_PAGE) for network in added],
+            enforcement=data["step"] if applying else None,
+            by=Actor.for_request(request),
+        )
+    except ValidationError as error:
+        if hasattr(error, "error_dict") and "rules" in error.error_dict:
+            form.add_error("rules", error.error_dict.pop("rules"))
+        if not hasattr(error, "error_dict") or error.error_dict:
+            add_service_errors(form, error)
+        return render_key_page(
+            request, workspace, membership, key, bound=("access", form), status=INVALID
+        )
+    feedback(request, "access", _access_message(key, added))
+    return to_key(key, "access")
+
+
+def _access_message(key: ApiKey, added: list[str]) -> str:
+    said = f"Added {', '.join(added)}. " if added else ""
+    if key.access_mode == ApiKey.AccessMode.ANYWHERE:
+        return f"{said}“{key.name}” may now be used from anywhere."
+    if key.address_enforcement == ApiKey.Enforcement.MONITOR:
+        return (
+            f"{said}“{key.name}” is monitoring its address list: calls from other addresses "
+            "are still accepted, and counted as “would refuse”."
+        )
+    return f"{said}“{key.name}” may now be used only from the addresses on its list."
+
+
+@change_view
+def key_enforce(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
+    """Enforce a monitored address or event list: one click."""
 
     def change(key: ApiKey, data: dict, by: Actor) -> str:
-        key = services.api_key_set_access_mode(key=key, mode=data["access_mode"], by=by)
-        if key.access_mode == ApiKey.AccessMode.ANYWHERE:
-            return f"“{key.name}” may now be used from anywhere."
-        return f"“{key.name}” may now be used only from the addresses on its list."
+        key = restrict_services.api_key_enforcement_set(
+            key=key, which=data["which"], mode=ApiKey.Enforcement.ENFORCE, by=by
+        )
+        if data["which"] == "addresses":
+            return f"“{key.name}” now refuses calls from addresses not on its list."
+        return f"“{key.name}” now refuses events not on its list."
 
+    which = request.POST.get("which")
     return key_change(
         request,
         slug,
         key_id,
-        form_class=AccessModeForm,
-        form_name="access",
-        section="access",
+        form_class=EnforceForm,
+        form_name="enforce",
+        section="events" if which == "events" else "access",
         change=change,
     )
 
@@ -123,27 +222,59 @@ def _events_message(key: ApiKey) -> str:
         if len(names) > NAMES_SHOWN_IN_MESSAGE
         else ""
     )
+    if key.event_enforcement == ApiKey.Enforcement.MONITOR:
+        return (
+            f"“{key.name}” is monitoring its event list ({shown}{more}): other events are "
+            "still accepted, and counted as “would refuse”."
+        )
     return f"“{key.name}” now accepts only these events: {shown}{more}."
 
 
 @change_view
 def key_allowed_events(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
-    """Allow an Integration key every profile event, or only the chosen names."""
-
-    def change(key: ApiKey, data: dict, by: Actor) -> str:
-        key = services.api_key_set_allowed_events(
-            key=key, mode=data["events_mode"], names=data["names"], by=by
-        )
-        return _events_message(key)
-
-    return key_change(
-        request,
-        slug,
-        key_id,
-        form_class=AllowedEventsForm,
-        form_name="events",
-        section="events",
-        change=change,
+    """All profile events, or only the chosen names: previewed, then enforced or monitored."""
+    workspace, membership, key = page_key(request, slug, key_id, admin=True)
+    form = EventsSetForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        specific = data["events_mode"] == ApiKey.EventsMode.SPECIFIC
+        tightening = specific and key.events_mode == ApiKey.EventsMode.ALL
+        applying = data["step"] in ("enforce", "monitor")
+        signature = proposal_signature(data["names"])
+        if (
+            specific
+            and key.is_integration
+            and data["names"]
+            and (
+                data["step"] == "preview"
+                or (tightening and not applying)
+                or (applying and data["previewed"] != signature)
+            )
+        ):
+            return render_key_page(
+                request,
+                workspace,
+                membership,
+                key,
+                bound=("events", form),
+                events_preview=impact_preview(key=key, allowed_events=data["names"]),
+                events_previewed=signature,
+            )
+        try:
+            key = services.api_key_set_allowed_events(
+                key=key,
+                mode=data["events_mode"],
+                names=data["names"],
+                enforcement=data["step"] if applying else None,
+                by=Actor.for_request(request),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            feedback(request, "events", _events_message(key))
+            return to_key(key, "events")
+    return render_key_page(
+        request, workspace, membership, key, bound=("events", form), status=INVALID
     )
 
 

@@ -10,8 +10,6 @@ from django.core.exceptions import ValidationError
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import ApiKey, KeySecret
 
-DEFAULT_GRACE = "1h"
-
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
     """Put a service's error on the field it names when the form has that field, else on top."""
@@ -152,28 +150,3 @@ class CacheTtlForm(forms.Form):
             "invalid": "Enter a whole number of minutes, e.g. 10.",
         }
     )
-
-
-def key_forms(*, key: ApiKey, current: dict[str, KeySecret]) -> dict[str, forms.Form]:
-    """The forms an admin sees for one live key, filled with its settings, by name."""
-    found: dict[str, forms.Form] = {
-        "rename": KeyRenameForm(initial={"name": key.name}),
-        "expiry": KeyExpiryForm(initial={"expires_at": key.expires_at}),
-    }
-    found |= {
-        f"roll_{role}": RollForm(
-            initial={"grace": DEFAULT_GRACE, "role": role, "current": secret.pk}
-        )
-        for role, secret in current.items()
-    }
-    found["access"] = AccessModeForm(initial={"access_mode": key.access_mode})
-    found["rule"] = IpRuleForm()
-    found["remove"] = forms.Form()  # no fields: it carries a refused removal's error
-    if key.is_integration:
-        found["revoke"] = RevokeForm()
-        found["events"] = AllowedEventsForm(
-            initial={"events_mode": key.events_mode, "allowed_events": key.allowed_events}
-        )
-    else:
-        found["ttl"] = CacheTtlForm(initial={"cache_ttl_minutes": key.cache_ttl_minutes})
-    return found

@@ -23,9 +23,9 @@ from apikeys.forms import (
     RevokeForm,
     RollForm,
     add_service_errors,
-    key_forms,
 )
-from apikeys.key_page_selectors import key_page_key, key_page_read
+from apikeys.key_forms import key_forms
+from apikeys.key_page_selectors import key_page_key, key_page_read, usage_view_read
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import CACHE_TTL_MAX_MINUTES, CACHE_TTL_MIN_MINUTES, ApiKey, KeySecret
 from apikeys.page_feedback import feedback, feedback_by_section, list_url, to_key
@@ -53,7 +53,7 @@ def render_key_page(
     """The key's page, with a refused form (and its errors) in place of the blank one."""
     from apikeys.access_views import access_context
 
-    page = key_page_read(key=key, now=timezone.now(), last_used={})
+    page = key_page_read(key=key, now=timezone.now())
     panel = page.panel
     can_manage = membership.role == Membership.Role.ADMIN
     if can_manage and not panel.is_revoked:
@@ -86,6 +86,7 @@ def render_key_page(
             role: grace_options(key=key, role=role, retiring=panel.retiring)
             for role in panel.current
         },
+        "usage": usage_view_read(key=key, span=request.GET.get("range", "24h")),
         "ttl_min": CACHE_TTL_MIN_MINUTES,
         "ttl_max": CACHE_TTL_MAX_MINUTES,
         **access_context(request, key=key, panel=panel),

@@ -39,6 +39,7 @@ class KeyPanel:
     retiring: list[KeySecret]
     rules: list[IpRule]
     calls_24h: int | None = None
+    refused_24h: int = 0
     forms: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -87,6 +88,24 @@ class KeyPanel:
             found.append(f"{key.get_kind_display()} key usable from Anywhere")
         if key.kind == ApiKey.Kind.WRITE_ONLY and key.events_mode == ApiKey.EventsMode.ALL:
             found.append("Public key accepts every event name")
+        return found
+
+    @property
+    def monitoring(self) -> list[str]:
+        """The lists in Monitor: they refuse nothing yet, only count."""
+        key = self.key
+        found = []
+        if (
+            key.access_mode == ApiKey.AccessMode.SPECIFIC
+            and key.address_enforcement == ApiKey.Enforcement.MONITOR
+        ):
+            found.append("Addresses monitored")
+        if (
+            key.is_integration
+            and key.events_mode == ApiKey.EventsMode.SPECIFIC
+            and key.event_enforcement == ApiKey.Enforcement.MONITOR
+        ):
+            found.append("Events monitored")
         return found
 
     def address_listed(self, address: str | None) -> bool:
@@ -141,8 +160,11 @@ def keys_with_secrets():
     )
 
 
-def key_list_read(*, workspace, now: datetime, calls_24h: dict[int, int]) -> KeyList:
-    """The keys of a workspace with masks, state and restrictions; `calls_24h` by key id."""
+def key_list_read(*, workspace, now: datetime, activity: dict[int, Any]) -> KeyList:
+    """The keys of a workspace with masks, state and restrictions; `activity` by key id.
+
+    `activity` holds each key's calls (and refused calls) of the last 24 hours.
+    """
     keys = keys_with_secrets().filter(workspace=workspace)
     kind_order = Case(
         When(kind=ApiKey.Kind.WRITE_ONLY, then=0),
@@ -153,7 +175,9 @@ def key_list_read(*, workspace, now: datetime, calls_24h: dict[int, int]) -> Key
     panels = []
     for key in keys:
         panel = key_panel(key, now=now)
-        panel.calls_24h = calls_24h.get(key.pk, 0)
+        found = activity.get(key.pk)
+        panel.calls_24h = found.calls if found else 0
+        panel.refused_24h = found.refused if found else 0
         panels.append(panel)
     return KeyList(panels=panels, latest_key_id=max((p.key.pk for p in panels), default=0))
 

@@ -338,16 +338,12 @@ def _event_names_clean(names: list[str]) -> list[str]:
 
 
 def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: Actor) -> ApiKey:
-    """Allow an Integration key every profile event, or only the named ones.
-
-    The names are stored with either mode: under All they are the curated list kept for later.
-    """
+    """Allow an Integration key every profile event, or only the named ones."""
     if mode not in ApiKey.EventsMode.values:
         raise field_error(
             "events_mode", "Choose “All profile events” or “Specific profile events”.", "invalid"
         )
-    # With All, the chosen names are kept (not applied), so switching back restores them.
-    names = _event_names_clean(names)
+    names = _event_names_clean(names) if mode == ApiKey.EventsMode.SPECIFIC else []
     if mode == ApiKey.EventsMode.SPECIFIC and not names:
         raise field_error(
             "allowed_events",

@@ -21,6 +21,7 @@ from apikeys.forms import KeyCreateForm, add_service_errors
 from apikeys.models import ApiKey, KeySecret
 from apikeys.page_feedback import list_url
 from apikeys.page_selectors import key_list_read, latest_key_id
+from apikeys.usage_selectors import usage_calls_last_24h
 from workspaces.audit import Actor
 from workspaces.models import Membership, Workspace
 from workspaces.views import change_view, page_view, workspace_access
@@ -47,10 +48,6 @@ def secret_page(
     return render(request, "apikeys/secret_once.html", context)
 
 
-def _calls_24h(workspace: Workspace) -> dict[int, int]:
-    return {}
-
-
 def _render(
     request: HttpRequest,
     workspace: Workspace,
@@ -59,7 +56,11 @@ def _render(
     form: forms.Form | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    keys = key_list_read(workspace=workspace, now=timezone.now(), calls_24h=_calls_24h(workspace))
+    keys = key_list_read(
+        workspace=workspace,
+        now=timezone.now(),
+        activity=usage_calls_last_24h(workspace=workspace),
+    )
     context = {
         "workspace": workspace,
         "membership": membership,
