@@ -13,54 +13,26 @@ from django.shortcuts import get_object_or_404
 
 from apikeys import restrict_services, services
 from apikeys.access_forms import AccessSetForm, EnforceForm, EventsSetForm, proposal_signature
-from apikeys.clientip import client_address
 from apikeys.forms import IpRuleForm, add_service_errors
-from apikeys.key_page_selectors import event_chips
-from apikeys.key_views import INVALID, key_change, page_key, render_key_page
+from apikeys.key_page import (
+    INVALID,
+    SEEN_ADDRESSES,
+    SEEN_DAYS,
+    key_change,
+    page_key,
+    render_key_page,
+)
 from apikeys.models import ApiKey, IpRule
 from apikeys.page_feedback import feedback, to_key
-from apikeys.page_selectors import KeyPanel
-from apikeys.usage_selectors import impact_preview, usage_addresses, usage_event_names
-from workspaces.audit import Actor
+from apikeys.usage_selectors import impact_preview, usage_addresses
+from core.actors import Actor
 from workspaces.views import change_view
 
 NAMES_SHOWN_IN_MESSAGE = 10
-SEEN_DAYS = 30
-SEEN_ADDRESSES = 50
 ADDED_FROM_PAGE = "Seen in this key's usage"
 EMPTY_LIST = (
     "Tick or type at least one address: with an empty list the key could not be used from anywhere."
 )
-
-
-def _catalogue(key: ApiKey) -> list[str]:
-    from ingest.models import EventName
-
-    return list(
-        EventName.objects.filter(workspace_id=key.workspace_id)
-        .order_by("-count", "name")
-        .values_list("name", flat=True)[:500]
-    )
-
-
-def access_context(request: HttpRequest, *, key: ApiKey, panel: KeyPanel) -> dict:
-    """What the Access control and Events sections show besides the key's forms."""
-    address = client_address(request)
-    events = panel.forms.get("events")
-    chosen = events["allowed_events"].value() if events else key.allowed_events
-    seen_names = {
-        row.name: row.count + row.refused for row in usage_event_names(key=key, days=SEEN_DAYS)
-    }
-    return {
-        "access_choices": ApiKey.AccessMode.choices,
-        "events_choices": ApiKey.EventsMode.choices,
-        "your_address": str(address) if address is not None else None,
-        "your_address_listed": address is not None and panel.address_listed(str(address)),
-        "seen_addresses": usage_addresses(key=key, days=SEEN_DAYS, limit=SEEN_ADDRESSES),
-        "chips": event_chips(
-            seen=seen_names, catalogue=_catalogue(key), allowed=key.allowed_events, chosen=chosen
-        ),
-    }
 
 
 def _proposed_networks(key: ApiKey, data: dict) -> list[str]:

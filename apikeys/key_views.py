@@ -4,18 +4,15 @@ Address and event changes are in `access_views`. Every change goes through `apik
 and lands the admin on the feedback box of the section that changed (`page_feedback`).
 """
 
-from collections.abc import Callable
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from apikeys import services
-from apikeys.audit_selectors import audit_page_read
 from apikeys.forms import (
     CacheTtlForm,
     KeyExpiryForm,
@@ -24,110 +21,15 @@ from apikeys.forms import (
     RollForm,
     add_service_errors,
 )
-from apikeys.key_forms import key_forms
-from apikeys.key_page_selectors import key_page_key, key_page_read, usage_view_read
+from apikeys.key_page import INVALID, key_change, page_key, render_key_page
 from apikeys.lifecycle import GRACE_PERIODS
-from apikeys.models import CACHE_TTL_MAX_MINUTES, CACHE_TTL_MIN_MINUTES, ApiKey, KeySecret
-from apikeys.page_feedback import feedback, feedback_by_section, list_url, to_key
+from apikeys.models import ApiKey, KeySecret
+from apikeys.page_feedback import feedback, list_url, to_key
 from apikeys.page_selectors import current_secret_id, key_panel
-from apikeys.roll_text import grace_options, roll_warnings
-from apikeys.views import INVALID, secret_label, secret_page
-from workspaces.audit import Actor
-from workspaces.models import Membership, Workspace
-from workspaces.views import change_view, page_view, workspace_access
-
-# A bound form that the services refused: (form name in `key_forms`, form).
-Bound = tuple[str, forms.Form]
-
-
-def render_key_page(
-    request: HttpRequest,
-    workspace: Workspace,
-    membership: Membership,
-    key: ApiKey,
-    *,
-    bound: Bound | None = None,
-    status: int = 200,
-    **extra,
-) -> HttpResponse:
-    """The key's page, with a refused form (and its errors) in place of the blank one."""
-    from apikeys.access_views import access_context
-
-    page = key_page_read(key=key, now=timezone.now())
-    panel = page.panel
-    can_manage = membership.role == Membership.Role.ADMIN
-    if can_manage and not panel.is_revoked:
-        panel.forms = key_forms(key=key, current=panel.current)
-    page_errors: list[str] = []
-    if bound is not None:
-        name, form = bound
-        if name in panel.forms:
-            panel.forms[name] = form
-        else:  # the form is not on the page (a revoked key, a secret it lacks): say it on top
-            page_errors = [error for errors in form.errors.values() for error in errors]
-    sections, others = feedback_by_section(request)
-    context = {
-        "workspace": workspace,
-        "membership": membership,
-        "can_manage": can_manage,
-        "page": page,
-        "panel": panel,
-        "key": key,
-        "page_errors": page_errors,
-        "feedback": sections,
-        "messages": others,
-        "audit": audit_page_read(
-            workspace=workspace,
-            key=key,
-            action=request.GET.get("audit_action", ""),
-            number=request.GET.get("audit_page", 1),
-        ),
-        "roll_options": {
-            role: grace_options(key=key, role=role, retiring=panel.retiring)
-            for role in panel.current
-        },
-        "usage": usage_view_read(key=key, span=request.GET.get("range", "24h")),
-        "ttl_min": CACHE_TTL_MIN_MINUTES,
-        "ttl_max": CACHE_TTL_MAX_MINUTES,
-        **access_context(request, key=key, panel=panel),
-        **extra,
-    }
-    return render(request, "apikeys/key.html", context, status=status)
-
-
-def page_key(request: HttpRequest, slug: str, key_id: int, *, admin: bool) -> tuple:
-    """The workspace, the membership and the key (of this workspace, else 404)."""
-    workspace, membership = workspace_access(request, slug, admin=admin)
-    key = key_page_key(workspace=workspace, key_id=key_id)
-    if key is None:
-        raise Http404("No such key.")
-    return workspace, membership, key
-
-
-def key_change(
-    request: HttpRequest,
-    slug: str,
-    key_id: int,
-    *,
-    form_class: type[forms.Form],
-    form_name: str,
-    section: str,
-    change: Callable[[ApiKey, dict, Actor], str],
-) -> HttpResponse:
-    """Validate the form, let `change` call the service, then land on the section or say why not."""
-    workspace, membership, key = page_key(request, slug, key_id, admin=True)
-    form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            message = change(key, form.cleaned_data, Actor.for_request(request))
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            feedback(request, section, message)
-            return to_key(key, section)
-    return render_key_page(
-        request, workspace, membership, key, bound=(form_name, form), status=INVALID
-    )
+from apikeys.roll_text import roll_warnings
+from apikeys.views import secret_label, secret_page
+from core.actors import Actor
+from workspaces.views import change_view, page_view
 
 
 @page_view

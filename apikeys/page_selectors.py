@@ -10,9 +10,9 @@ from typing import Any
 
 from django.db.models import Case, F, Max, Prefetch, When
 
-from apikeys import networks
 from apikeys.lifecycle import KeyState, key_state
 from apikeys.models import ApiKey, IpRule, KeySecret
+from core import networks
 
 IP_NOT_ALLOWED = "ip_not_allowed"
 EVENT_NOT_ALLOWED = "event_not_allowed"

@@ -22,7 +22,7 @@ from apikeys.models import ApiKey, KeySecret
 from apikeys.page_feedback import list_url
 from apikeys.page_selectors import key_list_read, latest_key_id
 from apikeys.usage_selectors import usage_calls_last_24h
-from workspaces.audit import Actor
+from core.actors import Actor
 from workspaces.models import Membership, Workspace
 from workspaces.views import change_view, page_view, workspace_access
 

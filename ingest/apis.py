@@ -10,12 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import rejections
 from apikeys.authentication import IntegrationKeyAuthentication
-from apikeys.clientip import client_address
-from apikeys.exceptions import InvalidKey, RateLimited
 from apikeys.keycache import KeySnapshot
-from apikeys.limiter import key_rate_wait
 from apikeys.permissions import (
     SCOPE_READ_WRITE,
     SCOPE_WRITE,
@@ -24,6 +20,10 @@ from apikeys.permissions import (
     KeyScope,
     events_check,
 )
+from core import rejections
+from core.clientip import client_address
+from core.exceptions import InvalidKey, RateLimited
+from core.limiter import key_rate_wait
 from ingest import parsing, selectors, services
 from ingest.schemas import (
     LOCATION_ENRICHMENT,

@@ -6,8 +6,8 @@ import pytest
 
 from apikeys import services
 from apikeys.models import ApiKey
+from core.actors import SYSTEM
 from tests.apikeys.page.helpers import action_url, key_page, last_audit, stored_state
-from workspaces.audit import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from workspaces.audit import SYSTEM
-from workspaces.management.users import user_get_or_create
+from apikeys.management.users import user_get_or_create
+from core.actors import SYSTEM
 from workspaces.models import Membership, Workspace
 from workspaces.services import membership_add, membership_set_role
 
