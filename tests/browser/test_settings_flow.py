@@ -1,4 +1,4 @@
-"""The API settings pages in a real browser: lock a key down from evidence, the APIs obey."""
+"""The API settings pages in a real browser: lock a key down from evidence, the APIs obey.
 
 Drives Debian's chromium (nothing is downloaded by Playwright) against pytest-django's live server,
 one browser for the module, at desktop width (1280 px) and phone width (390 px). After each action
