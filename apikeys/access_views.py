@@ -30,18 +30,28 @@ from workspaces.views import change_view
 
 NAMES_SHOWN_IN_MESSAGE = 10
 ADDED_FROM_PAGE = "Seen in this key's usage"
-EMPTY_LIST = (
-    "Tick or type at least one address: with an empty list the key could not be used from anywhere."
-)
 
 
-def _proposed_networks(key: ApiKey, data: dict) -> list[str]:
-    """The addresses the key's list would hold: its rules and those the admin adds."""
-    added = list(data["networks"])
-    if data.get("add_all"):
-        seen = usage_addresses(key=key, days=SEEN_DAYS, limit=SEEN_ADDRESSES)
-        added += [row.address for row in seen if row.address and not row.listed]
-    return list(dict.fromkeys(added))
+def _with_all_seen(request: HttpRequest, key: ApiKey, form: AccessSetForm) -> AccessSetForm:
+    """“Add all”: the same form with every seen address not on the list ticked, as if by hand.
+
+    So a preview shows them ticked, and Enforce or Monitor sends them again.
+    """
+    seen = usage_addresses(key=key, days=SEEN_DAYS, limit=SEEN_ADDRESSES)
+    data = request.POST.copy()
+    ticked = data.getlist("addresses")
+    data.setlist(
+        "addresses",
+        list(
+            dict.fromkeys(
+                [*ticked, *(row.address for row in seen if row.address and not row.listed)]
+            )
+        ),
+    )
+    data.pop("add_all", None)
+    form = AccessSetForm(data)
+    form.is_valid()
+    return form
 
 
 @change_view
@@ -53,17 +63,24 @@ def key_access_mode(request: HttpRequest, slug: str, key_id: int) -> HttpRespons
         return render_key_page(
             request, workspace, membership, key, bound=("access", form), status=INVALID
         )
+    if form.cleaned_data["add_all"]:
+        form = _with_all_seen(request, key, form)
     data = form.cleaned_data
-    added = _proposed_networks(key, data)
+    added = data["networks"]
     specific = data["access_mode"] == ApiKey.AccessMode.SPECIFIC
     tightening = specific and key.access_mode == ApiKey.AccessMode.ANYWHERE
     rules = [rule.network for rule in key.ip_rules.all()] + added
     signature = proposal_signature(rules)
     applying = data["step"] in ("enforce", "monitor")
-    if specific and (
-        data["step"] == "preview"
-        or (tightening and not applying)
-        or (applying and data["previewed"] != signature)
+    # With no address at all, the service says why not, next to the choice.
+    if (
+        specific
+        and rules
+        and (
+            data["step"] == "preview"
+            or (tightening and not applying)
+            or (applying and data["previewed"] != signature)
+        )
     ):
         try:
             preview = impact_preview(key=key, address_rules=rules)
@@ -80,7 +97,6 @@ def key_access_mode(request: HttpRequest, slug: str, key_id: int) -> HttpRespons
             bound=("access", form),
             access_preview=preview,
             access_previewed=signature,
-            access_empty=None if rules else EMPTY_LIST,
         )
     try:
         key = restrict_services.api_key_access_set(
