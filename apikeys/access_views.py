@@ -229,7 +229,7 @@ def key_allowed_events(request: HttpRequest, slug: str, key_id: int) -> HttpResp
         tightening = specific and key.events_mode == ApiKey.EventsMode.ALL
         applying = data["step"] in ("enforce", "monitor")
         signature = proposal_signature(data["names"])
-        if (
+        wants_preview = (
             specific
             and key.is_integration
             and data["names"]
@@ -238,7 +238,15 @@ def key_allowed_events(request: HttpRequest, slug: str, key_id: int) -> HttpResp
                 or (tightening and not applying)
                 or (applying and data["previewed"] != signature)
             )
-        ):
+        )
+        if wants_preview:
+            try:
+                services.event_names_check(data["names"])
+            except ValidationError as error:
+                add_service_errors(form, error)
+                return render_key_page(
+                    request, workspace, membership, key, bound=("events", form), status=INVALID
+                )
             return render_key_page(
                 request,
                 workspace,

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from apikeys import services
+from apikeys import restrict_services, services
 from apikeys.forms import (
     CacheTtlForm,
     KeyExpiryForm,
@@ -167,7 +167,7 @@ def secret_end_now(request: HttpRequest, slug: str, key_id: int, secret_id: int)
 
     def change(key: ApiKey, data: dict, by: Actor) -> str:
         secret = get_object_or_404(KeySecret.objects.credentials(), pk=secret_id, key=key)
-        secret = services.key_secret_end_now(secret=secret, by=by)
+        secret = restrict_services.key_secret_end_now(secret=secret, by=by)
         return f"The previous secret {secret.mask} of “{key.name}” stopped working now."
 
     return key_change(

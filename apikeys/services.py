@@ -393,3 +393,8 @@ def metrics_cache_ttl_set(*, key: ApiKey, minutes: int, by: Actor) -> ApiKey:
             changes={"before": before, "after": minutes},
         )
     return key
+
+
+def event_names_check(names: list[str]) -> list[str]:
+    """The names as `api_key_set_allowed_events` takes them, or its refusal: for a preview."""
+    return _event_names_clean(names)

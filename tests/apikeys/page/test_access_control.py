@@ -5,10 +5,11 @@ import re
 import pytest
 from django.utils import timezone
 
-from apikeys import services
+from apikeys import restrict_services, services
 from apikeys.models import ApiKey, RejectedCall
 from core.actors import SYSTEM
 from tests.apikeys.page.helpers import action_url, key_page, last_audit, stored_state
+from tests.apikeys.usage_helpers import flushed, ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -138,18 +139,24 @@ def test_specific_with_no_address_is_refused_next_to_the_choice(admin_web, write
     assert stored_state() == before
 
 
-def test_specific_with_an_address(admin_web, write_only):
+def test_specific_with_an_address_is_previewed_then_enforced(admin_web, write_only):
     services.ip_rule_add(key=write_only, network="203.0.113.7", by=SYSTEM)
+    before = stored_state()
+    preview = admin_web.post(action_url("key_access_mode", write_only), {"access_mode": "specific"})
+    assert preview.status_code == 200
+    assert "With these rules, none of the 0 calls in the last 7 days" in preview.content.decode()
+    assert stored_state() == before
     response = admin_web.post(
-        action_url("key_access_mode", write_only), {"access_mode": "specific"}
+        action_url("key_access_mode", write_only),
+        {"access_mode": "specific", "step": "enforce", "previewed": "203.0.113.7/32"},
     )
     assert response.status_code == 302
     write_only.refresh_from_db()
     assert write_only.access_mode == ApiKey.AccessMode.SPECIFIC
-    assert last_audit().changes == {"before": "anywhere", "after": "specific"}
+    assert last_audit().changes["after"] == {"mode": "specific", "enforcement": "enforce"}
     assert (
         "only from the addresses on its list"
-        in admin_web.get(key_page(write_only)).content.decode()
+        in admin_web.get(response["Location"]).content.decode()
     )
 
 
@@ -183,17 +190,28 @@ def _rejected(key, reason: str, ip: str | None) -> RejectedCall:
     )
 
 
-def test_rejected_calls_offer_to_allow_a_refused_address(admin_web, write_only):
-    services.ip_rule_add(key=write_only, network="198.51.100.0/24", by=SYSTEM)
-    _rejected(write_only, "ip_not_allowed", "203.0.113.9")
-    _rejected(write_only, "ip_not_allowed", "198.51.100.20")  # already covered by a rule
-    _rejected(write_only, "event_not_allowed", "192.0.2.1")
+def test_rejected_calls_offer_to_allow_a_refused_address(
+    client, admin_web, created, write_only, django_capture_on_commit_callbacks
+):
+    secret = created.secrets()["writeOnly"]
+    with django_capture_on_commit_callbacks(execute=True):
+        restrict_services.api_key_access_set(
+            key=write_only, mode="specific", rules=["198.51.100.0/24"], by=SYSTEM
+        )
+        services.api_key_set_allowed_events(
+            key=write_only, mode="specific", names=["signup"], by=SYSTEM
+        )
+    assert ingest(client, secret, address="203.0.113.9") == 403
+    assert ingest(client, secret, address="198.51.100.20", names=["purchase"]) == 403
+    flushed()
     html = admin_web.get(key_page(write_only)).content.decode()
-    assert "Address not on the key&#x27;s list" in html
-    assert "Event name not allowed for this key" in html
-    assert 'aria-label="Allow this address: 203.0.113.9"' in html
-    assert "Allow this address: 198.51.100.20" not in html
-    assert "Allow this address: 192.0.2.1" not in html
+    rejected = html.split('<section id="rejected"')[1]
+    assert "Address not on the key&#x27;s list" in rejected
+    assert "Event name not allowed for this key" in rejected
+    assert 'aria-label="Allow this address: 203.0.113.9"' in rejected
+    assert 'data-confirm="Allow 203.0.113.9 to use “Write-Only key”?' in rejected
+    assert "Allow this address: 198.51.100.20" not in rejected  # already covered by a rule
+    assert 'aria-label="Allow this event: purchase"' in rejected
 
     response = admin_web.post(
         action_url("ip_rule_add", write_only),

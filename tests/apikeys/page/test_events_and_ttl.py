@@ -48,6 +48,8 @@ def test_allow_chosen_and_new_names(admin_web, write_only, catalogue):
             "events_mode": "specific",
             "allowed_events": ["signup", "purchase"],
             "new_names": "checkout  signup\tcart_viewed",
+            "step": "enforce",
+            "previewed": "cart_viewed checkout purchase signup",
         },
     )
     assert response.status_code == 302

@@ -156,10 +156,13 @@ def test_add_all_adds_every_address_seen(client, admin_web, secret, write_only):
     }
 
 
-def test_a_monitored_list_is_enforced_with_one_click(client, admin_web, secret, write_only):
-    restrict_services.api_key_access_set(
-        key=write_only, mode="specific", rules=[HOME], enforcement="monitor", by=SYSTEM
-    )
+def test_a_monitored_list_is_enforced_with_one_click(
+    client, admin_web, secret, write_only, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        restrict_services.api_key_access_set(
+            key=write_only, mode="specific", rules=[HOME], enforcement="monitor", by=SYSTEM
+        )
     assert ingest(client, secret, address=STRANGER) == 204
     flushed()
     html = admin_web.get(key_page(write_only)).content.decode()
@@ -167,14 +170,17 @@ def test_a_monitored_list_is_enforced_with_one_click(client, admin_web, secret, 
     rejected = _section(html, "rejected")
     assert re.search(rf"<code>{STRANGER}</code></td>\s*<td[^>]*>0</td>\s*<td[^>]*>1</td>", rejected)
     assert f"Allow this address: {STRANGER}" in rejected
-    response = admin_web.post(action_url("key_enforce", write_only), {"which": "addresses"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_web.post(action_url("key_enforce", write_only), {"which": "addresses"})
     assert response["Location"] == key_page(write_only, "access")
     write_only.refresh_from_db()
     assert write_only.address_enforcement == ApiKey.Enforcement.ENFORCE
     assert ingest(client, secret, address=STRANGER) == 403
 
 
-def test_events_from_evidence_and_allow_a_refused_event(client, admin_web, secret, write_only):
+def test_events_from_evidence_and_allow_a_refused_event(
+    client, admin_web, secret, write_only, django_capture_on_commit_callbacks
+):
     for name, count in (("signup", 3), ("page_view", 1)):
         for _ in range(count):
             assert ingest(client, secret, address=HOME, names=[name]) == 204
@@ -190,14 +196,17 @@ def test_events_from_evidence_and_allow_a_refused_event(client, admin_web, secre
     rejected = _section(html, "rejected")
     assert re.search(r"<code>page_view</code></td>\s*<td[^>]*>1</td>", rejected)
     assert "POST /event/ingest/batch" in rejected
-    response = admin_web.post(action_url("key_event_allow", write_only), {"name": "page_view"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_web.post(action_url("key_event_allow", write_only), {"name": "page_view"})
     assert response["Location"] == key_page(write_only, "events")
     write_only.refresh_from_db()
     assert write_only.allowed_events == ["signup", "page_view"]
     assert ingest(client, secret, address=HOME, names=["page_view"]) == 204
 
 
-def test_limiting_events_previews_then_monitors(client, admin_web, secret, write_only):
+def test_limiting_events_previews_then_monitors(
+    client, admin_web, secret, write_only, django_capture_on_commit_callbacks
+):
     for name in ("signup", "page_view", "page_view"):
         assert ingest(client, secret, address=HOME, names=[name]) == 204
     flushed()
@@ -209,25 +218,30 @@ def test_limiting_events_previews_then_monitors(client, admin_web, secret, write
         "With these rules, 2 of 3 events in the last 7 days, from 1 name, would have been" in html
     )
     previewed = re.search(r'name="previewed" value="([^"]*)"', html)[1]
-    response = admin_web.post(
-        action_url("key_allowed_events", write_only),
-        {**data, "step": "monitor", "previewed": previewed},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_web.post(
+            action_url("key_allowed_events", write_only),
+            {**data, "step": "monitor", "previewed": previewed},
+        )
     assert response.status_code == 302
     write_only.refresh_from_db()
     assert (write_only.events_mode, write_only.event_enforcement) == ("specific", "monitor")
     assert ingest(client, secret, address=HOME, names=["page_view"]) == 204  # monitored
 
 
-def test_end_a_previous_secret_now(client, admin_web, secret, write_only):
-    services.api_key_roll(key=write_only, grace="7d", by=SYSTEM)
+def test_end_a_previous_secret_now(
+    client, admin_web, secret, write_only, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.api_key_roll(key=write_only, grace="7d", by=SYSTEM)
     assert ingest(client, secret, address=HOME) == 204  # the old secret, in its grace
     flushed()
     old = write_only.secrets.get(retires_at__isnull=False)
     html = _section(admin_web.get(key_page(write_only)).content.decode(), "secrets")
     row = html.split(old.mask)[1].split("</tr>")[0]
     assert re.search(r'data-label="Last used"><time', row)
-    response = admin_web.post(action_url("secret_end_now", write_only, secret_id=old.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_web.post(action_url("secret_end_now", write_only, secret_id=old.pk))
     assert response["Location"] == key_page(write_only, "secrets")
     assert last_audit().action == "key_secret.end_now"
     assert ingest(client, secret, address=HOME) == 401
