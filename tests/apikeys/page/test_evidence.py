@@ -184,9 +184,10 @@ def test_events_from_evidence_and_allow_a_refused_event(
     for name, count in (("signup", 3), ("page_view", 1)):
         for _ in range(count):
             assert ingest(client, secret, address=HOME, names=[name]) == 204
-    services.api_key_set_allowed_events(
-        key=write_only, mode="specific", names=["signup"], by=SYSTEM
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.api_key_set_allowed_events(
+            key=write_only, mode="specific", names=["signup"], by=SYSTEM
+        )
     assert ingest(client, secret, address=HOME, names=["page_view"]) == 403
     flushed()
     html = admin_web.get(key_page(write_only)).content.decode()
