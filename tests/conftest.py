@@ -2,9 +2,8 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 
-from apikeys import keycache
+from apikeys import keycache, usage
 from apikeys.provisioning import workspace_provision
 from core import limiter, rejections
 from core.actors import SYSTEM, Actor
@@ -13,20 +12,28 @@ from workspaces.models import Membership
 from workspaces.services import membership_add
 
 # Fixtures shared across apps: the Integration API's keys, signed-in page clients, Metrics data.
-pytest_plugins = ["tests.support.keys", "tests.support.web", "tests.support.metrics"]
+pytest_plugins = [
+    "tests.support.isolation",
+    "tests.support.keys",
+    "tests.support.web",
+    "tests.support.metrics",
+]
 
 
 def _forget_everything():
-    cache.clear()
+    from tests.support.isolation import forget_own_keys  # a plugin: imported once registered
+
+    forget_own_keys()
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
+    usage.usage_reset()
     metrics_cache.local_reset()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Each test starts with an empty shared cache, no key snapshots, no blocks or samples."""
+    """Each test starts with none of the suite's cache keys, no key snapshots, blocks or samples."""
     _forget_everything()
     yield
     _forget_everything()
