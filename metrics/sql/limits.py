@@ -138,17 +138,25 @@ def time_budget(seconds: float) -> Iterator[Deadline]:
         yield deadline
         return
 
+    armed = True
+
     def ring(signum, frame):
-        raise _Alarm()
+        if armed:
+            raise _Alarm()
 
     previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    # It rings again every 50 ms: an exception raised where Python ignores it (a garbage
+    # collector callback, a __del__) must not end the budget's enforcement.
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.05)
     try:
-        yield deadline
+        try:
+            yield deadline
+        finally:
+            armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except _Alarm:
         raise deadline.expired() from None
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
