@@ -101,9 +101,7 @@ def test_two_workers_flush_at_exit_and_their_counts_add_up(transactional_db):
             event = {"name": "signup", "userId": "u-1", "properties": {}}
             with ThreadPoolExecutor(max_workers=8) as pool:
                 statuses = list(
-                    pool.map(
-                        lambda _: _post(port, "/event/ingest", event, secret), range(CALLS)
-                    )
+                    pool.map(lambda _: _post(port, "/event/ingest", event, secret), range(CALLS))
                 )
             assert statuses == [204] * CALLS
             # Nothing is flushed yet: the interval is an hour.
