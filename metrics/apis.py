@@ -1,5 +1,6 @@
 """The Metrics API (../shared/CONTRACT.md §3): token exchange and queries, thin over services."""
 
+import time
 import uuid
 
 from django.conf import settings
@@ -118,6 +119,12 @@ class _QueryView(RecordsRefusals):
     parser_classes: list = []  # bodies are read by core.jsonbody, never by DRF
     unauthenticated_error = InvalidToken
 
+    def initial(self, request, *args, **kwargs):
+        # The call's time budget (METRICS_STATEMENT_TIMEOUT) counts from here, before the
+        # token and body are checked.
+        self.started = time.monotonic()
+        super().initial(request, *args, **kwargs)
+
     def _answer(self, run) -> Response:
         try:
             fairshare.rate_check(self.request.auth.workspace_id)
@@ -160,6 +167,7 @@ class QueryView(_QueryView):
                 request={"sql": text.strip(), "variables": variables},
                 sql=text,
                 variables=variables,
+                started=self.started,
             )
 
         return self._answer(run)
@@ -189,5 +197,7 @@ class SavedQueryView(_QueryView):
         if metric is None:
             raise MetricNotFound()
         return self._answer(
-            lambda: services.saved_metric_run(metric=metric, snapshot=snapshot, variables=variables)
+            lambda: services.saved_metric_run(
+                metric=metric, snapshot=snapshot, variables=variables, started=self.started
+            )
         )

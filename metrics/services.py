@@ -154,6 +154,7 @@ def query_run(
     request: dict[str, Any],
     sql: str,
     variables: dict[str, Any],
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Answer a query from the result cache, or run it in the sandbox and cache the answer.
 
@@ -161,9 +162,11 @@ def query_run(
     variables); the cache is keyed on the compiled query (metrics/cache.py). With
     `cache_ttl_minutes` None (a test run from the Metrics page) the cache is neither read nor
     written. A run holds one of the workspace's concurrent-query slots (metrics/fairshare.py).
-    Errors raise SqlError and are never cached. The call's time budget starts here.
+    Errors raise SqlError and are never cached. The call's time budget starts at `started`
+    (a `time.monotonic()` reading, when the request arrived), or here.
     """
-    started = time.monotonic()
+    if started is None:
+        started = time.monotonic()
     use_cache = cache_ttl_minutes is not None
     alias = result_cache.request_key(workspace_id=workspace_id, request=request)
     known = result_cache.alias_get(alias) if use_cache else None
@@ -188,7 +191,11 @@ def query_run(
 
 
 def saved_metric_run(
-    *, metric: SavedMetric, snapshot: KeySnapshot | None, variables: dict[str, Any]
+    *,
+    metric: SavedMetric,
+    snapshot: KeySnapshot | None,
+    variables: dict[str, Any],
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Run a saved metric with its defaults overridden by `variables`."""
     if not isinstance(variables, dict):
@@ -200,4 +207,5 @@ def saved_metric_run(
         request={"metric": str(metric.pk), "version": metric.version, "variables": merged},
         sql=metric.sql,
         variables=merged,
+        started=started,
     )

@@ -79,4 +79,6 @@ def test_the_fifth_concurrent_query_across_processes_is_429_another_workspace_ru
     assert neighbour[0] == 200 and neighbour[1]["rows"] == [{"one": 1}]
     for status, body, elapsed in slow:
         assert (status, body["code"]) == (400, "query_timeout")
-        assert elapsed <= TIMEOUT + 1
+        # Seen from the client, through HTTP and a thread pool on a shared machine: generous.
+        # (test_bounded_answers.py holds the call itself to the timeout + 1 s.)
+        assert elapsed <= TIMEOUT + 3

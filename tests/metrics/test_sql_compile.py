@@ -98,7 +98,12 @@ def test_comments_never_reach_the_database():
 
 def test_nesting_is_bounded():
     assert refused("SELECT " + "(" * 300 + "1" + ")" * 300).code == "query_too_deep"
-    assert refused("SELECT " + " + ".join(["1"] * 2000)).code == "query_too_deep"
+    # A 2,000-term chain is refused by its depth; on a very busy machine the parse may
+    # reach the compile budget first, which refuses it as well.
+    assert refused("SELECT " + " + ".join(["1"] * 2000)).code in {
+        "query_too_deep",
+        "compile_timeout",
+    }
 
 
 @pytest.mark.parametrize(
