@@ -1,12 +1,14 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make run   - virtual environment, install, migrate, demo workspace, serve on 127.0.0.1:8000
 #   make test  - virtual environment, install, the whole test suite
+#   make serve HOST=0.0.0.0:80 - the production stack in the foreground: nginx and both gunicorn
+#                pools (deploy/serve.py; settings from the environment or .env; Ctrl-C stops it)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test lint venv venv-dev collectstatic
+.PHONY: run serve test lint venv venv-dev collectstatic
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -30,6 +32,9 @@ run: venv
 	$(BIN)/python manage.py demo_setup
 	@echo "Serving on http://$(HOST)/  (API Settings: http://$(HOST)/w/demo/settings/api/)"
 	$(BIN)/python manage.py runserver $(HOST)
+
+serve: venv
+	$(BIN)/python deploy/serve.py $(HOST)
 
 test: venv-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
