@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import unquote
 
-from apikeys.redaction import redact
+from core.redaction import redact
 
 # A line longer than this is written in pieces (a secret split across two is not recognised,
 # but no process of the stack writes such lines: nginx caps its own at 2 KB).

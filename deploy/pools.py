@@ -13,7 +13,7 @@ from django.conf import settings
 
 POOLS = ("web", "metrics")
 # The filter Django's logging uses (userflux_site/settings.py LOGGING): gunicorn's logs use it too.
-REDACTION_FILTER = "apikeys.redaction.RedactSecretsFilter"
+REDACTION_FILTER = "core.redaction.RedactSecretsFilter"
 # How long a web request may take before its worker is replaced, and nginx gives up on it.
 WEB_TIMEOUT_SECONDS = 30
 # What a Metrics call may add to the statement timeout (token, compile, fetch, render).

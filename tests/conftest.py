@@ -2,26 +2,38 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 
-from apikeys import keycache, limiter, rejections
+from apikeys import keycache, usage
+from apikeys.provisioning import workspace_provision
+from core import limiter, rejections
+from core.actors import SYSTEM, Actor
 from metrics import cache as metrics_cache
-from workspaces.audit import SYSTEM, Actor
 from workspaces.models import Membership
-from workspaces.services import membership_add, workspace_create
+from workspaces.services import membership_add
+
+# Fixtures shared across apps: the Integration API's keys, signed-in page clients, Metrics data.
+pytest_plugins = [
+    "tests.support.isolation",
+    "tests.support.keys",
+    "tests.support.web",
+    "tests.support.metrics",
+]
 
 
 def _forget_everything():
-    cache.clear()
+    from tests.support.isolation import forget_own_keys  # a plugin: imported once registered
+
+    forget_own_keys()
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
+    usage.usage_reset()
     metrics_cache.local_reset()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Each test starts with an empty shared cache, no key snapshots, no blocks or samples."""
+    """Each test starts with none of the suite's cache keys, no key snapshots, blocks or samples."""
     _forget_everything()
     yield
     _forget_everything()
@@ -29,8 +41,8 @@ def _fresh_caches():
 
 @pytest.fixture
 def created(db):
-    """A workspace made by `workspace_create`, with its secrets (shown once) at hand."""
-    return workspace_create(name="Acme", slug="acme", by=SYSTEM)
+    """A workspace made by `workspace_provision`, with its secrets (shown once) at hand."""
+    return workspace_provision(name="Acme", slug="acme", by=SYSTEM)
 
 
 @pytest.fixture
@@ -41,7 +53,7 @@ def workspace(created):
 @pytest.fixture
 def other_created(db):
     """A second workspace, to prove that nothing crosses between workspaces."""
-    return workspace_create(name="Globex", slug="globex", by=SYSTEM)
+    return workspace_provision(name="Globex", slug="globex", by=SYSTEM)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-from apikeys.exceptions import DATABASE_UNREACHABLE, Unavailable
+from core.exceptions import DATABASE_UNREACHABLE, Unavailable
 from userflux_site.connections import connections_drop_closed
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from apikeys import services
+from core.actors import SYSTEM
 from tests.site.stack import call, event
-from workspaces.audit import SYSTEM
 from workspaces.services import workspace_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -1,0 +1,34 @@
+"""A logging filter that removes anything shaped like one of our secrets from every record."""
+
+import logging
+import re
+
+SECRET_PATTERN = re.compile(r"uf_(?:wo|rw|mk|cs|at)_[0-9A-Za-z]{38}")
+BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)\S+")
+
+
+def redact(text: str) -> str:
+    """Text with secrets and bearer credentials replaced by a marker."""
+    return BEARER_PATTERN.sub(r"\1[redacted]", SECRET_PATTERN.sub("[redacted]", text))
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Rewrites a record's message so that no secret or Authorization value reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose args do not fit its format: leave it to logging
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        # A traceback is formatted after the filters ran: format it now, redacted, and the
+        # formatter uses this text instead (an exception's message may quote a request).
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
