@@ -7,9 +7,9 @@ import time
 import pytest
 
 from apikeys import services
+from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
 from tests.site.stack import call, event
-from workspaces.services import workspace_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,7 @@ SLOW_CLIENTS = 50
 
 
 def _secrets(slug: str) -> dict:
-    return workspace_create(name=slug.title(), slug=slug, by=SYSTEM).secrets()
+    return workspace_provision(name=slug.title(), slug=slug, by=SYSTEM).secrets()
 
 
 def _warm(port: int, secret: str) -> None:
@@ -72,7 +72,7 @@ def test_slow_clients_held_open_do_not_delay_ingestion(stack, first_bytes):
 
 def test_the_client_address_is_the_one_nginx_saw_never_a_forged_one(stack):
     """Only 127.0.0.3 may use the key; nginx's own address (127.0.0.1) and a forged header fail."""
-    created = workspace_create(name="Addr", slug="addr", by=SYSTEM)
+    created = workspace_provision(name="Addr", slug="addr", by=SYSTEM)
     key = created.keys["writeOnly"].key
     secret = created.secrets()["writeOnly"]
     services.ip_rule_add(key=key, network="127.0.0.3", by=SYSTEM)

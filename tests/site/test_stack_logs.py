@@ -7,9 +7,9 @@ from urllib.parse import quote, unquote
 
 import pytest
 
+from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
 from tests.site.stack import call, event
-from workspaces.services import workspace_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ def _send_raw(port: int, data: bytes) -> bytes:
 
 
 def test_a_key_in_a_malformed_request_line_reaches_no_log(stack):
-    secrets = workspace_create(name="Logs", slug="logs", by=SYSTEM).secrets()
+    secrets = workspace_provision(name="Logs", slug="logs", by=SYSTEM).secrets()
     key, token_secret = secrets["readWrite"], secrets["metricsClientSecret"]
     escaped = quote(key, safe="")
     lines = [
