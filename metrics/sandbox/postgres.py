@@ -16,7 +16,7 @@ from contextlib import closing
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 
 from metrics.sql import SqlError
 
@@ -79,9 +79,19 @@ def fetch(
         raise timed_out(timeout) from None
     except psycopg.errors.ConfigurationLimitExceeded as error:
         raise too_expensive(_primary(error) or "temp_file_limit") from None
+    except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+        if _connection_lost(error):  # the database went away: 503, not the query's fault
+            raise OperationalError(str(error)) from error
+        raise failed(error, _primary(error)) from None
     except psycopg.Error as error:
         raise failed(error, _primary(error)) from None
     return collected
+
+
+def _connection_lost(error: Exception) -> bool:
+    """Whether the connection failed or the server is shutting down or starting up."""
+    sqlstate = getattr(error, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
 
 
 def _primary(error: Exception) -> str:
