@@ -98,14 +98,24 @@ def pytest_sessionstart(session):
 
 def pytest_sessionfinish(session, exitstatus):
     forget_own_keys()
-    neighbour, value = session.config.stash.get(NEIGHBOUR_STASH, (None, None))
-    if neighbour is None:
-        return
-    found = neighbour.get("their-key")
-    neighbour.delete("their-key")
-    if found != value:
-        session.config.stash[LOST_STASH] = True
+    config = session.config
+    neighbour, value = config.stash.get(NEIGHBOUR_STASH, (None, None))
+    if neighbour is not None:
+        found = neighbour.get("their-key")
+        neighbour.delete("their-key")
+        if found != value:
+            config.stash[LOST_STASH] = True
+    if config.stash.get(LOST_STASH, False):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if hasattr(config, "workeroutput"):  # an xdist worker: tell the controller
+            config.workeroutput["neighbour_lost"] = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist's controller: a worker that lost its neighbour's key fails the whole run."""
+    if getattr(node, "workeroutput", {}).get("neighbour_lost"):
+        node.config.stash[LOST_STASH] = True
 
 
 def pytest_terminal_summary(terminalreporter):
