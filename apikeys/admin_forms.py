@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from apikeys.lifecycle import GRACE_PERIODS
+from apikeys.lifecycle import GRACE_CHOICES
 from apikeys.models import ApiKey, IpRule, KeySecret
 from apikeys.services import (
     IssuedKey,
@@ -111,7 +111,7 @@ class RollForm(forms.Form):
 
     grace = forms.ChoiceField(
         label="The old secret keeps working for",
-        choices=[(name, label) for name, (_, label) in GRACE_PERIODS.items()],
+        choices=GRACE_CHOICES,
         widget=forms.RadioSelect,
     )
     role = forms.ChoiceField(

@@ -7,7 +7,7 @@ lands next to the field it is about (`add_service_errors`).
 from django import forms
 from django.core.exceptions import ValidationError
 
-from apikeys.lifecycle import GRACE_PERIODS
+from apikeys.lifecycle import GRACE_CHOICES
 from apikeys.models import ApiKey, KeySecret
 
 
@@ -67,7 +67,7 @@ class RollForm(forms.Form):
     """
 
     grace = forms.ChoiceField(
-        choices=[(name, label) for name, (_, label) in GRACE_PERIODS.items()],
+        choices=GRACE_CHOICES,
         error_messages={"required": "Choose how long the old secret stays valid."},
     )
     role = forms.ChoiceField(choices=KeySecret.Role.choices, required=False)

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apikeys import crypto, keycache
+from apikeys import crypto, keycache, lifecycle
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import (
     CACHE_TTL_MAX_MINUTES,
@@ -155,14 +155,22 @@ def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Ro
     with transaction.atomic():
         key = _locked(key.pk)
         now = timezone.now()
-        retires_at = now + GRACE_PERIODS[grace][0]
-        old = list(
-            key.secrets.filter(role=role).exclude(retires_at__lte=now).order_by("-created_at")
-        )
+        retires_at = lifecycle.retires_at_after_roll(now=now, grace=grace, retires_at=None)
+        old = [
+            secret
+            for secret in key.secrets.filter(role=role).order_by("-created_at")
+            if lifecycle.secret_refusal(
+                now=now, revoked_at=None, expires_at=None, retires_at=secret.retires_at
+            )
+            is None
+        ]
         for secret in old:
             # A roll never extends an older grace: the earliest end wins.
-            if secret.retires_at is None or secret.retires_at > retires_at:
-                secret.retires_at = retires_at
+            ends = lifecycle.retires_at_after_roll(
+                now=now, grace=grace, retires_at=secret.retires_at
+            )
+            if ends != secret.retires_at:
+                secret.retires_at = ends
                 secret.save(update_fields=["retires_at"])
         new_secret = _secret_issue(key=key, role=role)
         # Tokens were issued under the old pair: rolling either half ends them at once.
