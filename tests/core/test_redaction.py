@@ -2,6 +2,7 @@
 
 import logging
 import re
+import sys
 
 import pytest
 
@@ -66,3 +67,19 @@ def test_a_kind_crypto_does_not_know_yet_is_redacted_too():
     assert crypto.secret_kind(secret) is None
     assert "[redacted]" in redaction.redact(secret)
     assert secret[len(new_kind) :] not in redaction.redact(secret)
+
+
+def test_a_traceback_that_quotes_a_secret_is_redacted_too():
+    """An exception's message may quote a request line: its traceback passes the filter too."""
+    from core.redaction import RedactSecretsFilter
+
+    secret = "uf_wo_" + "Ab3" * 12 + "xy"
+    try:
+        raise ValueError(f"bad request line 'GET /?k={secret}'")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    handler = logging.StreamHandler()
+    assert RedactSecretsFilter().filter(record)
+    text = handler.format(record)
+    assert "ValueError" in text and "[redacted]" in text
+    assert secret not in text
