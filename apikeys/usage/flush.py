@@ -175,6 +175,28 @@ def _cap(model, order: str, limit: int, pairs: Iterable[tuple[int, int]]) -> Non
             )
 
 
+# The (key, day, address) and (key, day, name) rows this process has written before: a flush
+# that adds no new row cannot push a key past its cap, so it skips the cap's query.
+MAX_REMEMBERED_ROWS = 100_000
+_written: dict[str, set] = {"addresses": set(), "events": set()}
+
+
+def _grown(kind: str, buckets: Iterable[tuple]) -> set[tuple[int, int]]:
+    """The (key, day) pairs of the buckets this process writes for the first time."""
+    written = _written[kind]
+    if len(written) > MAX_REMEMBERED_ROWS:
+        written.clear()  # forget: the caps run once more for each key, which is harmless
+    new = [bucket for bucket in buckets if bucket not in written]
+    written.update(new)
+    return {(key_id, day) for key_id, day, _ in new}
+
+
+def written_reset() -> None:
+    """Forget which rows this process wrote (for tests)."""
+    for written in _written.values():
+        written.clear()
+
+
 def _write_all(pending: Pending) -> None:
     pending.events_fold()
     with transaction.atomic():
@@ -186,13 +208,13 @@ def _write_all(pending: Pending) -> None:
         KeyUsageAddress,
         "accepted + refused + would_refuse DESC, last_seen DESC, id",
         int(settings.USAGE_MAX_ADDRESSES_PER_KEY_DAY),
-        {(key_id, day) for key_id, day, _ in pending.addresses},
+        _grown("addresses", pending.addresses),
     )
     _cap(
         KeyUsageEvent,
         "accepted + refused DESC, last_seen DESC, id",
         int(settings.USAGE_MAX_EVENT_NAMES_PER_KEY_DAY),
-        {(key_id, day) for key_id, day, _ in pending.events},
+        _grown("events", pending.events),
     )
 
 

@@ -55,6 +55,7 @@ def usage_reset() -> None:
     global _state
     _state = _State()
     flush.prune_timer_reset()
+    flush.written_reset()
 
 
 def usage_record_call(

@@ -156,3 +156,15 @@ def test_a_key_deleted_before_the_flush_loses_only_its_own_counts(created, other
     assert usage.usage_flush()
     assert list(KeyUsageAddress.objects.values_list("address", "accepted")) == [("203.0.113.2", 3)]
     assert not KeyUsageEvent.objects.exists()
+
+
+def test_a_flush_of_known_rows_skips_the_caps(snapshot, key, django_assert_num_queries):
+    _calls(snapshot, "203.0.113.1", 1)
+    usage.usage_record_events(snapshot=snapshot, accepted=["a"])
+    assert usage.usage_flush()  # new rows: the caps are checked
+    _calls(snapshot, "203.0.113.1", 1)
+    usage.usage_record_events(snapshot=snapshot, accepted=["a"])
+    # Savepoint, three upserts and the secret's update, savepoint released: no cap query.
+    with django_assert_num_queries(6):
+        assert usage.usage_flush()
+    assert KeyUsageAddress.objects.get().accepted == 2
