@@ -3,8 +3,9 @@
 Several processes (and hosts) flush into the same rows, so every write adds to what is there
 (`INSERT … ON CONFLICT (…) DO UPDATE SET n = t.n + EXCLUDED.n`, which PostgreSQL and SQLite both
 speak) and rows are written in a fixed order, so that two flushes never wait on each other in a
-cycle. After the upserts, the address and event-name rows of each key and day touched are cut
-back to the busiest `USAGE_MAX_ADDRESSES_PER_KEY_DAY` / `USAGE_MAX_EVENT_NAMES_PER_KEY_DAY`.
+cycle. After the upserts, the address and event-name rows of each key and day that got rows new
+to this process are cut back to the busiest `USAGE_MAX_ADDRESSES_PER_KEY_DAY` /
+`USAGE_MAX_EVENT_NAMES_PER_KEY_DAY`.
 """
 
 import logging
