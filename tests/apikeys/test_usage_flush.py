@@ -1,7 +1,9 @@
 """The flush: counts added to what is there, the busiest rows kept, old rows pruned."""
 
+import runpy
 from datetime import timedelta
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -167,4 +169,11 @@ def test_a_flush_of_known_rows_skips_the_caps(snapshot, key, django_assert_num_q
     # Savepoint, three upserts and the secret's update, savepoint released: no cap query.
     with django_assert_num_queries(6):
         assert usage.usage_flush()
+    assert KeyUsageAddress.objects.get().accepted == 2
+
+
+def test_the_deploy_config_flushes_when_a_worker_exits(snapshot, key):
+    hooks = runpy.run_path(str(Path(__file__).resolve().parents[2] / "deploy/gunicorn.conf.py"))
+    _calls(snapshot, "203.0.113.1", 2)
+    hooks["worker_exit"](None, None)
     assert KeyUsageAddress.objects.get().accepted == 2
