@@ -48,12 +48,5 @@ class SqlError(Exception):
         # Seconds a client should wait before trying again (429 answers).
         self.retry_after = retry_after
 
-    def as_dict(self) -> dict[str, object]:
-        """The JSON body of an error answer."""
-        body: dict[str, object] = {"code": self.code, "detail": self.detail}
-        if self.position is not None:
-            body["line"], body["column"] = self.position
-        return body
-
     def __repr__(self) -> str:
         return f"SqlError({self.code!r}, {self.detail!r}, status={self.status})"
