@@ -35,9 +35,9 @@ def test_the_plain_configuration_is_valid_and_says_what_the_front_promises(tmp_p
 def test_with_a_certificate_nginx_listens_with_tls(tmp_path, settings):
     require_nginx()
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(certificate)],
+        [*request, "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(certificate)],
         check=True,
         capture_output=True,
         timeout=60,
