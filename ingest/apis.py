@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from apikeys import rejections
 from apikeys.authentication import IntegrationKeyAuthentication
 from apikeys.clientip import client_address
-from apikeys.exceptions import InvalidKey, RateLimited
+from apikeys.exceptions import EventNotAllowed, InvalidBody, InvalidKey, RateLimited
 from apikeys.keycache import KeySnapshot
 from apikeys.limiter import key_rate_wait
 from apikeys.permissions import (
@@ -22,11 +22,15 @@ from apikeys.permissions import (
     AddressAllowed,
     HasKey,
     KeyScope,
+    Verdict,
+    event_verdict,
     events_check,
 )
-from ingest import parsing, selectors, services
+from apikeys.redaction import redact
+from ingest import location, parsing, selectors, services
 from ingest.schemas import (
     LOCATION_ENRICHMENT,
+    BatchAnswerSerializer,
     EventBatchSerializer,
     EventSerializer,
     ProfileIdentifySerializer,
@@ -57,7 +61,7 @@ class IntegrationView(APIView):
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
-        if response.status_code in RECORDED_STATUSES:
+        if response.status_code in RECORDED_STATUSES and not getattr(exc, "recorded", False):
             self._refusal_record(exc, response)
         return response
 
@@ -76,14 +80,21 @@ class IntegrationView(APIView):
             snapshot=snapshot,
             method=http_request.method,
             path=http_request.path,
+            event_name=(getattr(exc, "extra", {}).get("events") or [None])[0],
         )
+
+
+def _location(request) -> dict | None:
+    """The caller's location when the call asks for it (`?locationEnrichment=true`)."""
+    if not location.enrichment_requested(request):
+        return None
+    return location.location_of(client_address(request))
 
 
 class EventIngestApi(IntegrationView):
     """`POST /event/ingest`: one event."""
 
     required_scope = SCOPE_WRITE
-    body = staticmethod(parsing.event_body)
 
     @extend_schema(
         operation_id="event_ingest",
@@ -92,28 +103,80 @@ class EventIngestApi(IntegrationView):
         responses={204: NO_CONTENT, **error_responses(400, 413, 415)},
     )
     def post(self, request):
-        return self._ingest(request)
-
-    def _ingest(self, request):
-        events = self.body(request)
+        events = parsing.event_body(request)
         events_check(request.auth, [event.name for event in events])
-        services.events_ingest(key=request.auth, events=events)
+        services.events_ingest(key=request.auth, events=events, location=_location(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EventBatchApi(EventIngestApi):
-    """`POST /event/ingest/batch`: `{"events": [...]}`, accepted whole or not at all."""
+class EventBatchApi(IntegrationView):
+    """`POST /event/ingest/batch`: `{"events": [...]}`, judged event by event (CONTRACT.md §2).
 
-    body = staticmethod(parsing.batch_body)
+    The valid events the key may send are stored; the others are listed in the answer, by
+    index, and recorded for the workspace's admins with their name and reason.
+    """
+
+    required_scope = SCOPE_WRITE
 
     @extend_schema(
         operation_id="event_ingest_batch",
         request={"application/json": EventBatchSerializer},
         parameters=[LOCATION_ENRICHMENT],
-        responses={204: NO_CONTENT, **error_responses(400, 413, 415)},
+        responses={
+            204: NO_CONTENT,
+            200: OpenApiResponse(
+                BatchAnswerSerializer, description="Some events stored, some rejected."
+            ),
+            **error_responses(400, 413, 415),
+        },
     )
     def post(self, request):
-        return self._ingest(request)
+        snapshot: KeySnapshot = request.auth
+        events, rejected = parsing.batch_body(request)
+        accepted = []
+        for event in events:
+            if event_verdict(snapshot, event.name) is Verdict.REFUSED:
+                rejected.append(_not_allowed(event))
+            else:
+                accepted.append(event)
+        services.events_ingest(key=snapshot, events=accepted, location=_location(request))
+        if not rejected:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        rejected.sort(key=lambda item: item.index)
+        self._rejected_record(rejected)
+        listed = [item.as_json() for item in rejected]
+        if accepted:
+            return Response({"accepted": len(accepted), "rejected": listed})
+        if all(item.code == EventNotAllowed.default_code for item in rejected):
+            error = EventNotAllowed([item.name for item in rejected])
+        else:
+            error = InvalidBody("No event of the batch can be stored; “rejected” says why.")
+        error.extra["rejected"] = listed
+        error.recorded = True  # each event is recorded above
+        raise error
+
+    def _rejected_record(self, rejected: list[parsing.RejectedEvent]) -> None:
+        http_request = self.request._request
+        for item in rejected:
+            rejections.rejection_record(
+                reason=item.code,
+                address=client_address(http_request),
+                snapshot=self.request.auth,
+                method=http_request.method,
+                path=http_request.path,
+                event_name=item.name,
+            )
+
+
+def _not_allowed(event: parsing.ParsedEvent) -> parsing.RejectedEvent:
+    name = redact(event.name)
+    return parsing.RejectedEvent(
+        index=event.index,
+        code=EventNotAllowed.default_code,
+        detail=f"This key may not send the event “{name}”.",
+        field="name",
+        name=name,
+    )
 
 
 class ProfileIdentifyApi(IntegrationView):
@@ -134,6 +197,8 @@ class ProfileIdentifyApi(IntegrationView):
             user_id=body.user_id,
             anonymous_id=body.anonymous_id,
             properties=body.properties,
+            device_data=body.device_data,
+            location=_location(request),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
