@@ -141,9 +141,7 @@ def test_a_body_that_is_not_a_batch_is_400_whole_and_stores_nothing(api, secrets
         ([event(), event(eventId="x" * 201)], "eventId", 1),
     ],
 )
-def test_an_invalid_event_is_rejected_alone_by_index_and_field(
-    api, secrets, events, field, index
-):
+def test_an_invalid_event_is_rejected_alone_by_index_and_field(api, secrets, events, field, index):
     response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
     assert response.status_code == 200, response.content
     payload = response.json()

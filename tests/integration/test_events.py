@@ -199,9 +199,7 @@ def test_event_the_key_may_not_send_is_403(api, secrets, signup_only):
     assert stored() == NOTHING
 
 
-def test_a_mixed_batch_stores_its_allowed_events_and_lists_the_refused(
-    api, secrets, signup_only
-):
+def test_a_mixed_batch_stores_its_allowed_events_and_lists_the_refused(api, secrets, signup_only):
     events = [
         event("signup"),
         event("purchase"),
@@ -222,9 +220,7 @@ def test_a_mixed_batch_stores_its_allowed_events_and_lists_the_refused(
     assert sorted(Event.objects.values_list("name", flat=True)) == ["page_view", "signup"]
 
 
-def test_a_batch_of_only_refused_events_is_403_with_the_rejected_list(
-    api, secrets, signup_only
-):
+def test_a_batch_of_only_refused_events_is_403_with_the_rejected_list(api, secrets, signup_only):
     events = [event("purchase"), event("refund")]
     response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
     assert response.status_code == 403
