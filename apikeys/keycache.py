@@ -20,8 +20,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys import lifecycle, networks
+from apikeys import lifecycle
 from apikeys.models import ApiKey, KeySecret
+from core import networks
 
 GENERATION_KEY = "apikeys:generation"
 REFRESH_SECONDS = 0.5

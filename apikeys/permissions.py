@@ -10,11 +10,11 @@ from collections.abc import Iterable
 
 from rest_framework.permissions import BasePermission
 
-from apikeys.clientip import client_address
-from apikeys.exceptions import EventNotAllowed, InsufficientScope, IpNotAllowed
 from apikeys.keycache import KeySnapshot
 from apikeys.models import ApiKey
-from apikeys.networks import IPAddress, IPNetwork
+from core.clientip import client_address
+from core.exceptions import EventNotAllowed, InsufficientScope, IpNotAllowed
+from core.networks import IPAddress, IPNetwork
 
 # What a view may declare as its `required_scope`.
 SCOPE_WRITE = "write"  # the three ingestion POSTs: a Write-Only key suffices

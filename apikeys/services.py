@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apikeys import crypto, keycache, networks
+from apikeys import crypto, keycache
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import (
     CACHE_TTL_MAX_MINUTES,
@@ -22,8 +22,10 @@ from apikeys.models import (
     KeySecret,
     secret_kind_for,
 )
-from userflux_site.errors import field_error
-from workspaces.audit import Actor, audit_record
+from core import networks
+from core.actors import Actor
+from core.errors import field_error
+from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
 MAX_EVENT_NAME_LENGTH = 200

@@ -10,12 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import rejections
 from apikeys.authentication import IntegrationKeyAuthentication
-from apikeys.clientip import client_address
-from apikeys.exceptions import EventNotAllowed, InvalidBody, InvalidKey, RateLimited
 from apikeys.keycache import KeySnapshot
-from apikeys.limiter import key_rate_wait
 from apikeys.permissions import (
     SCOPE_READ_WRITE,
     SCOPE_WRITE,
@@ -26,7 +22,11 @@ from apikeys.permissions import (
     event_verdict,
     events_check,
 )
-from apikeys.redaction import redact
+from core import rejections
+from core.clientip import client_address
+from core.exceptions import EventNotAllowed, InvalidBody, InvalidKey, RateLimited
+from core.limiter import key_rate_wait
+from core.redaction import redact
 from ingest import location, parsing, selectors, services
 from ingest.schemas import (
     LOCATION_ENRICHMENT,

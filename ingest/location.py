@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apikeys.networks import IPAddress
+from core.networks import IPAddress
 
 MAX_REMEMBERED = 4096
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from django.conf import settings
 
-from apikeys.exceptions import BatchTooLarge, BodyTooLarge, InvalidBody, UnsupportedMediaType
-from apikeys.redaction import redact
+from core.exceptions import BodyTooLarge, InvalidBody, UnsupportedMediaType
+from core.redaction import redact
+from ingest.exceptions import BatchTooLarge
 
 MAX_DEPTH = 32
 MAX_NAME_LENGTH = 200

@@ -10,11 +10,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import rejections
-from apikeys.clientip import client_address
-from apikeys.exceptions import InvalidBody, UnsupportedMediaType
 from apikeys.keycache import KeySnapshot
 from apikeys.permissions import AddressAllowed, HasKey
+from core import rejections
+from core.clientip import client_address
+from core.exceptions import InvalidBody, UnsupportedMediaType
 from metrics import services, tokens
 from metrics.authentication import AccessTokenAuthentication
 from metrics.exceptions import InvalidToken, MetricNotFound, QueryError

@@ -12,12 +12,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys import crypto, keycache, limiter
-from apikeys.exceptions import IpNotAllowed, TooManyAttempts
+from apikeys import crypto, keycache
 from apikeys.keycache import KeySnapshot
 from apikeys.models import ApiKey, KeySecret
-from apikeys.networks import IPAddress
 from apikeys.permissions import address_allowed
+from core import limiter
+from core.exceptions import IpNotAllowed, TooManyAttempts
+from core.networks import IPAddress
 from metrics.exceptions import InvalidClient
 
 # Expired tokens are deleted when their key issues a new one, this long after they expired.
