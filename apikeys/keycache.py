@@ -35,6 +35,7 @@ class KeySnapshot:
     """Everything the key check needs about one secret and its key, loaded in one go."""
 
     key_id: int
+    secret_id: int
     workspace_id: int
     kind: str
     role: str
@@ -46,6 +47,8 @@ class KeySnapshot:
     events_mode: str
     allowed_events: frozenset[str]
     cache_ttl_minutes: int
+    address_enforcement: str = ApiKey.Enforcement.ENFORCE
+    event_enforcement: str = ApiKey.Enforcement.ENFORCE
 
     def refusal(self, now: datetime) -> lifecycle.Refusal | None:
         return lifecycle.secret_refusal(
@@ -90,6 +93,8 @@ def _snapshot_load(secret_hash: str) -> KeySnapshot | None:
             "key__events_mode",
             "key__allowed_events",
             "key__cache_ttl_minutes",
+            "key__address_enforcement",
+            "key__event_enforcement",
         )
         .first()
     )
@@ -103,6 +108,7 @@ def _snapshot_load(secret_hash: str) -> KeySnapshot | None:
         )
     return KeySnapshot(
         key_id=key.id,
+        secret_id=secret.id,
         workspace_id=key.workspace_id,
         kind=key.kind,
         role=secret.role,
@@ -114,6 +120,8 @@ def _snapshot_load(secret_hash: str) -> KeySnapshot | None:
         events_mode=key.events_mode,
         allowed_events=frozenset(key.allowed_events or ()),
         cache_ttl_minutes=key.cache_ttl_minutes,
+        address_enforcement=key.address_enforcement,
+        event_enforcement=key.event_enforcement,
     )
 
 

@@ -10,9 +10,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apikeys import usage
 from apikeys.authentication import IntegrationKeyAuthentication
 from apikeys.keycache import KeySnapshot
 from apikeys.permissions import (
+    EVENT_NOT_ALLOWED,
     SCOPE_READ_WRITE,
     SCOPE_WRITE,
     AddressAllowed,
@@ -61,9 +63,14 @@ class IntegrationView(APIView):
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
-        if response.status_code in RECORDED_STATUSES and not getattr(exc, "recorded", False):
+        if response.status_code in RECORDED_STATUSES:
             self._refusal_record(exc, response)
         return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer that was not a refusal is a call the key made and was accepted.
+        usage.usage_record_response(request)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def _refusal_record(self, exc, response) -> None:
         http_request = self.request._request
@@ -74,14 +81,16 @@ class IntegrationView(APIView):
         if reason is None:
             missing = isinstance(exc, exceptions.NotAuthenticated)
             reason = "missing_key" if missing else response.data.get("code", "refused")
-        rejections.rejection_record(
-            reason=reason,
-            address=client_address(http_request),
-            snapshot=snapshot,
-            method=http_request.method,
-            path=http_request.path,
-            event_name=(getattr(exc, "extra", {}).get("events") or [None])[0],
-        )
+        if not getattr(exc, "recorded", False):  # a batch records each of its events itself
+            rejections.rejection_record(
+                reason=reason,
+                address=client_address(http_request),
+                snapshot=snapshot,
+                method=http_request.method,
+                path=http_request.path,
+                event_name=(getattr(exc, "extra", {}).get("events") or [None])[0],
+            )
+        usage.usage_record_response(http_request, snapshot=snapshot, reason=reason)
 
 
 def _location(request) -> dict | None:
@@ -104,8 +113,16 @@ class EventIngestApi(IntegrationView):
     )
     def post(self, request):
         events = parsing.event_body(request)
-        events_check(request.auth, [event.name for event in events])
+        names = [event.name for event in events]
+        try:
+            monitored = events_check(request.auth, names)
+        except EventNotAllowed:
+            usage.usage_record_events(snapshot=request.auth, refused=names)
+            raise
         services.events_ingest(key=request.auth, events=events, location=_location(request))
+        if monitored:
+            usage.usage_note_would_refuse(request, EVENT_NOT_ALLOWED)
+        usage.usage_record_events(snapshot=request.auth, accepted=names, would_refuse=monitored)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -133,13 +150,25 @@ class EventBatchApi(IntegrationView):
     def post(self, request):
         snapshot: KeySnapshot = request.auth
         events, rejected = parsing.batch_body(request)
-        accepted = []
+        accepted, refused, would_refuse = [], [], []
         for event in events:
-            if event_verdict(snapshot, event.name) is Verdict.REFUSED:
+            verdict = event_verdict(snapshot, event.name)
+            if verdict is Verdict.REFUSE:
                 rejected.append(_not_allowed(event))
-            else:
-                accepted.append(event)
+                refused.append(event.name)
+                continue
+            accepted.append(event)
+            if verdict is Verdict.WOULD_REFUSE:
+                would_refuse.append(event.name)
         services.events_ingest(key=snapshot, events=accepted, location=_location(request))
+        if would_refuse:
+            usage.usage_note_would_refuse(request, EVENT_NOT_ALLOWED)
+        usage.usage_record_events(
+            snapshot=snapshot,
+            accepted=[event.name for event in accepted],
+            refused=refused,
+            would_refuse=would_refuse,
+        )
         if not rejected:
             return Response(status=status.HTTP_204_NO_CONTENT)
         rejected.sort(key=lambda item: item.index)
@@ -147,8 +176,8 @@ class EventBatchApi(IntegrationView):
         listed = [item.as_json() for item in rejected]
         if accepted:
             return Response({"accepted": len(accepted), "rejected": listed})
-        if all(item.code == EventNotAllowed.default_code for item in rejected):
-            error = EventNotAllowed([item.name for item in rejected])
+        if all(item.code == EVENT_NOT_ALLOWED for item in rejected):
+            error = EventNotAllowed(list(dict.fromkeys(item.name for item in rejected)))
         else:
             error = InvalidBody("No event of the batch can be stored; “rejected” says why.")
         error.extra["rejected"] = listed
@@ -172,7 +201,7 @@ def _not_allowed(event: parsing.ParsedEvent) -> parsing.RejectedEvent:
     name = redact(event.name)
     return parsing.RejectedEvent(
         index=event.index,
-        code=EventNotAllowed.default_code,
+        code=EVENT_NOT_ALLOWED,
         detail=f"This key may not send the event “{name}”.",
         field="name",
         name=name,

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from apikeys import keycache
+from apikeys import keycache, usage
 from apikeys.provisioning import workspace_provision
 from core import limiter, rejections
 from core.actors import SYSTEM, Actor
@@ -21,6 +21,7 @@ def _forget_everything():
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
+    usage.usage_reset()
     metrics_cache.local_reset()
 
 

@@ -286,7 +286,8 @@ def test_allowed_events(created, actor):
     assert snapshot.refused_events(["signup", "purchase", "purchase"]) == ["purchase"]
     api_key_set_allowed_events(key=key, mode="all", names=["ignored"], by=actor)
     key.refresh_from_db()
-    assert (key.events_mode, key.allowed_events) == ("all", [])
+    # All lets every event through, and keeps the curated list for a switch back.
+    assert (key.events_mode, key.allowed_events) == ("all", ["signup", "page_view"])
     assert AuditEvent.objects.filter(action="api_key.set_allowed_events").count() == 2
 
 

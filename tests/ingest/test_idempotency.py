@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 
 from apikeys import services
+from core.actors import SYSTEM
 from ingest.models import Event, EventName
 from tests.support.api import event
-from core.actors import SYSTEM
 
 BATCH = "/event/ingest/batch"
 MIGRATION = importlib.import_module("ingest.migrations.0003_dedup_and_profiles_from_events")

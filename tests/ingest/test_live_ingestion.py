@@ -19,10 +19,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
 from ingest.models import Event
 from tests.site.test_live_processes import _call, _database_url, _free_port, _wait_ready
-from core.actors import SYSTEM
-from apikeys.provisioning import workspace_provision
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
