@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make run   - virtual environment, install, migrate, demo workspace, serve on 127.0.0.1:8000
+#                (another address or port: make run HOST=127.0.0.1:8001)
 #   make test  - virtual environment, install, the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -26,6 +27,7 @@ venv: $(VENV)/.installed
 venv-dev: $(VENV)/.installed-dev
 
 run: venv
+	@$(BIN)/python tools/port_free.py $(HOST)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
 	@echo "Serving on http://$(HOST)/  (API Settings: http://$(HOST)/w/demo/settings/api/)"
