@@ -253,11 +253,12 @@ def usage_view_read(*, key: ApiKey, span: str) -> UsageView:
         for bucket in found
     ]
     codes = sorted({reason for row in rows for reason in row.refused})
+    reasons = [(code, rejection_label(code)) for code in codes]
     return UsageView(
         span=span,
         caption=SPANS[span],
-        chart=usage_chart(rows, label_format=label_format, every=every),
+        chart=usage_chart(rows, reasons=reasons, label_format=label_format, every=every),
         rows=rows,
-        reasons=[(code, rejection_label(code)) for code in codes],
+        reasons=reasons,
         label_format=label_format,
     )
