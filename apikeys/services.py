@@ -25,10 +25,10 @@ from apikeys.models import (
 from core import networks
 from core.actors import Actor
 from core.errors import field_error
+from core.eventnames import MAX_EVENT_NAME_LENGTH, event_name_problem
 from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
-MAX_EVENT_NAME_LENGTH = 200
 MAX_ALLOWED_EVENTS = 1_000
 
 
@@ -319,19 +319,20 @@ def _event_names_clean(names: list[str]) -> list[str]:
         )
     seen: set[str] = set()
     for name in names:
-        if not isinstance(name, str) or not name:
-            raise field_error("allowed_events", "An event name cannot be empty.", "empty")
-        if any(char.isspace() or not char.isprintable() for char in name):
+        problem = event_name_problem(name)
+        if problem == "empty":
+            raise field_error("allowed_events", "An event name cannot be empty.", problem)
+        if problem == "whitespace":
             raise field_error(
                 "allowed_events",
                 f"“{name}” has whitespace or a control character in it.",
-                "whitespace",
+                problem,
             )
-        if len(name) > MAX_EVENT_NAME_LENGTH:
+        if problem == "max_length":
             raise field_error(
                 "allowed_events",
                 f"Event names are at most {MAX_EVENT_NAME_LENGTH} characters.",
-                "max_length",
+                problem,
             )
         if name in seen:
             raise field_error("allowed_events", f"“{name}” is listed twice.", "duplicate")
