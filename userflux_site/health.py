@@ -2,6 +2,7 @@
 
 import secrets
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
@@ -22,9 +23,12 @@ def ready(request):
     """503 unless the database and the shared cache both answer."""
     checks = {"database": _database_ok(), "cache": _cache_ok()}
     ok = all(checks.values())
-    return JsonResponse(
+    response = JsonResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
     )
+    if not ok:
+        response["Retry-After"] = str(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _database_ok() -> bool:
@@ -37,9 +41,14 @@ def _database_ok() -> bool:
 
 
 def _cache_ok() -> bool:
-    probe = secrets.token_hex(4)
+    # A key of its own: probes running at once (two workers, two load balancers) must not
+    # read each other's value.
+    probe = secrets.token_hex(8)
+    key = f"health:probe:{probe}"
     try:
-        cache.set("health:probe", probe, timeout=10)
-        return cache.get("health:probe") == probe
+        cache.set(key, probe, timeout=10)
+        ok = cache.get(key) == probe
+        cache.delete(key)
+        return ok
     except Exception:
         return False
