@@ -144,10 +144,6 @@ class KeySecret(models.Model):
     def __str__(self) -> str:
         return self.mask
 
-    @property
-    def secret_kind(self) -> crypto.SecretKind:
-        return secret_kind_for(self.key.kind, self.role)
-
 
 def secret_kind_for(key_kind: str, role: str) -> crypto.SecretKind:
     """The secret prefix that a key of this kind uses for this role."""
