@@ -64,3 +64,5 @@ def test_the_key_page_lists_each_address_and_charts_the_calls(
     rejected = html.split('<section id="rejected"')[1].split("</section>")[0]
     assert re.search(r"<code>purchase</code></td>\s*<td[^>]*>2</td>", rejected)
     assert "POST /event/ingest" in rejected
+    log = rejected.split("Latest refusals")[1]
+    assert re.search(r"<code>POST /event/ingest</code></td>\s*<td[^>]*><code>purchase</code>", log)
