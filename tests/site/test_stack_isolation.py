@@ -21,10 +21,10 @@ from tests.site.stack import call, event, metrics_token
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 QUERIES = 4
-EVENTS = 400  # 400³ rows to count: longer than the statement timeout on any machine
+EVENTS = 400  # 400⁴ rows to count: far longer than the statement timeout on any machine
 SLOW_SQL = (
     "SELECT count(*) AS isolation_probe FROM eventsTable a "
-    "CROSS JOIN eventsTable b CROSS JOIN eventsTable c"
+    "CROSS JOIN eventsTable b CROSS JOIN eventsTable c CROSS JOIN eventsTable d"
 )
 INGEST_SECONDS = 2.0
 
