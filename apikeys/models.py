@@ -46,6 +46,9 @@ class ApiKey(models.Model):
     )
     allowed_events = models.JSONField(default=list, blank=True)
     cache_ttl_minutes = models.PositiveIntegerField(default=CACHE_TTL_MIN_MINUTES)
+    # Bumped in the same transaction as every change to the key, its secrets or its rules:
+    # what every process's key cache re-validates its snapshots against (apikeys/keycache.py).
+    version = models.PositiveBigIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["workspace", "kind", "created_at", "id"]

@@ -180,6 +180,12 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type"]
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
 CORS_PREFLIGHT_MAX_AGE = 86400
 
+# Key cache: how often each process compares the shared generation token (the fast path), and
+# the hard bound after which a key snapshot is re-validated against the database, whatever
+# the shared cache does (apikeys/keycache.py, docs/operations.md).
+KEY_CACHE_REFRESH_SECONDS = env.float("KEY_CACHE_REFRESH_SECONDS", default=0.5)
+KEY_CACHE_MAX_STALENESS_SECONDS = env.float("KEY_CACHE_MAX_STALENESS_SECONDS", default=5.0)
+
 # Integration API limits.
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=1024 * 1024)
 INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", default=1000)
