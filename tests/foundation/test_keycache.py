@@ -69,7 +69,9 @@ def test_without_any_signal_the_database_bound_holds(created, settings):
 def test_revalidation_is_one_version_read_per_key_per_bound(created, settings):
     settings.KEY_CACHE_MAX_STALENESS_SECONDS = 0.2
     secrets_ = created.secrets()
-    hashes = [crypto.secret_hash(secrets_[name]) for name in ("metricsApiKey", "metricsClientSecret")]
+    hashes = [
+        crypto.secret_hash(secrets_[name]) for name in ("metricsApiKey", "metricsClientSecret")
+    ]
     for secret_hash in hashes:
         keycache.snapshot_for_hash(secret_hash)
     with CaptureQueriesContext(connection) as queries:
@@ -119,8 +121,9 @@ def _cache_down():
     def down(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    with mock.patch.object(keycache.cache, "get", down), mock.patch.object(
-        keycache.cache, "add", down
+    with (
+        mock.patch.object(keycache.cache, "get", down),
+        mock.patch.object(keycache.cache, "add", down),
     ):
         yield
 
