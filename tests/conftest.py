@@ -10,6 +10,9 @@ from workspaces.audit import SYSTEM, Actor
 from workspaces.models import Membership
 from workspaces.services import membership_add, workspace_create
 
+# Fixtures shared across apps: the Integration API's keys, signed-in page clients, Metrics data.
+pytest_plugins = ["tests.support.keys", "tests.support.web", "tests.support.metrics"]
+
 
 def _forget_everything():
     cache.clear()

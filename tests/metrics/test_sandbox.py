@@ -7,9 +7,8 @@ import pytest
 from ingest.models import Event
 from metrics import sandbox
 from metrics.sql import SqlError, compile_query
+from tests.metrics.conftest import at
 from workspaces.models import Workspace
-
-from .conftest import at
 
 USERFLUX_EXAMPLE = (
     "SELECT timestamp, userId, anonymousId, name, ufProperties.urlPath AS pagePath "

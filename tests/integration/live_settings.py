@@ -1,6 +1,0 @@
-"""Settings of the server processes started by `test_live_processes.py`: the site's, plus a
-test-only URL that changes keys through the real services (there is no settings page yet)."""
-
-from userflux_site.settings import *  # noqa: F403
-
-ROOT_URLCONF = "tests.integration.live_urls"
