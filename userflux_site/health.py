@@ -1,4 +1,10 @@
-"""Health endpoints for load balancers: liveness touches nothing, readiness checks the services."""
+"""Health endpoints for load balancers: liveness touches nothing, readiness asks the database.
+
+A host can serve calls as long as its database answers: every use of the shared cache (Redis)
+degrades without it (docs/operations.md). So `/readyz` is 503 only when the database cannot be
+reached; a Redis outage is reported as `degraded` with 200, so that a load balancer following
+it does not take every host out at once for something none of them can fix.
+"""
 
 import secrets
 
@@ -19,12 +25,20 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    """503 unless the database and the shared cache both answer."""
+    """503 when the database does not answer; 200 `degraded` when only the shared cache fails."""
     checks = {"database": _database_ok(), "cache": _cache_ok()}
-    ok = all(checks.values())
-    return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    if not checks["database"]:
+        status = "unavailable"
+    elif not checks["cache"]:
+        status = "degraded"
+    else:
+        status = "ok"
+    response = JsonResponse(
+        {"status": status, "checks": checks}, status=503 if status == "unavailable" else 200
     )
+    if status == "unavailable":
+        response["Retry-After"] = "5"
+    return response
 
 
 def _database_ok() -> bool:
@@ -37,6 +51,7 @@ def _database_ok() -> bool:
 
 
 def _cache_ok() -> bool:
+    """Whether the shared cache stores and returns a value; an open breaker answers at once."""
     probe = secrets.token_hex(4)
     try:
         cache.set("health:probe", probe, timeout=10)

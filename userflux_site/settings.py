@@ -101,14 +101,16 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis behind a per-process circuit breaker (userflux_site/sharedcache.py).
+            "BACKEND": "userflux_site.sharedcache.GuardedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="uf"),
             "OPTIONS": {
                 # Values are JSON, never pickles: a poisoned cache must not run code.
                 "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
+                # Redis answers in well under a millisecond: waiting longer only stalls calls.
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.1),
             },
         }
     }
@@ -119,6 +121,10 @@ else:
             "LOCATION": "userflux-site",
         }
     }
+
+# After a Redis connection error or timeout, each process stops asking Redis for this long, then
+# lets one call through as a probe (userflux_site/sharedcache.py).
+REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=5.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
