@@ -6,6 +6,7 @@ when the test ends: the shared PostgreSQL and Redis are never touched.
 
 import contextlib
 import http.client
+import http.cookies
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,7 +151,14 @@ class HungServer:
 class Gunicorn:
     """A gunicorn master with its workers, serving the site with the given environment."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 2, settings_module: str) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 2,
+        settings_module: str,
+        unset: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop)
         command = [
@@ -158,6 +167,8 @@ class Gunicorn:
             "--graceful-timeout", "3", "userflux_site.wsgi:application",
         ]  # fmt: skip
         full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, **env}
+        for name in unset:
+            full_env.pop(name, None)
         self.process = subprocess.Popen(command, env=full_env, stdout=self.log, stderr=self.log)
 
     def wait_ready(self) -> "Gunicorn":
@@ -195,3 +206,36 @@ def worker_pid_middleware(get_response):
         return response
 
     return middleware
+
+
+class WebSession:
+    """A signed-in person's browser, reduced to cookies and forms (CSRF token included)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            form = {"csrfmiddlewaretoken": self.cookies.get("csrftoken", ""), **form}
+            body = urllib.parse.urlencode(form, doseq=True)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            for header, value in response.getheaders():
+                if header.lower() == "set-cookie":
+                    cookie = http.cookies.SimpleCookie(value)
+                    self.cookies.update({name: morsel.value for name, morsel in cookie.items()})
+            return response.status, response.read().decode(errors="replace")
+        finally:
+            connection.close()
+
+    def sign_in(self, username: str, password: str) -> None:
+        assert self.request("GET", "/login/")[0] == 200
+        status, page = self.request("POST", "/login/", {"username": username, "password": password})
+        assert status == 302, page[:2000]
+        assert "sessionid" in self.cookies
