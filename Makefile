@@ -37,6 +37,7 @@ test: venv-dev
 lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 collectstatic: venv
 	$(BIN)/python manage.py collectstatic --noinput

@@ -11,12 +11,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from apikeys import admin_workspaces  # noqa: F401  (registers the workspace admin)
 from apikeys.admin_forms import ApiKeyAddForm, ApiKeySettingsForm, IpRuleAddForm, RollForm
 from apikeys.lifecycle import GRACE_PERIODS, key_state
 from apikeys.models import ApiKey, IpRule, KeySecret
 from apikeys.services import api_key_revoke, api_key_roll, ip_rule_remove
-from workspaces.admin import ReadOnlyModelAdmin, ServiceModelAdmin
-from workspaces.audit import Actor
+from core.actors import Actor
+from core.admin import ReadOnlyModelAdmin, ServiceModelAdmin
 
 CONFIRM_TEMPLATE = "admin/apikeys/apikey/confirm.html"
 SHOWN_SECRET_FIELDS = ["id", "key_id", "role", "mask", "created_at", "retires_at"]

@@ -7,6 +7,7 @@ from django import forms
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import ApiKey, IpRule, KeySecret
 from apikeys.services import (
+    IssuedKey,
     api_key_create,
     api_key_set_access_mode,
     api_key_set_allowed_events,
@@ -14,7 +15,15 @@ from apikeys.services import (
     ip_rule_add,
     metrics_cache_ttl_set,
 )
-from workspaces.admin import ServiceModelForm, issued_rows
+from core.admin import ServiceModelForm
+
+
+def issued_rows(issued: IssuedKey) -> list[tuple[str, str]]:
+    """A new key's secrets as (what it is, the secret) rows for the one-time page."""
+    return [
+        (f"{issued.key} — {KeySecret.Role(role).label}", secret)
+        for role, secret in issued.secrets.items()
+    ]
 
 
 class EventNamesField(forms.CharField):

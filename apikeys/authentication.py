@@ -7,9 +7,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework.authentication import BaseAuthentication
 
-from apikeys import crypto, keycache, limiter
-from apikeys.clientip import client_address
-from apikeys.exceptions import InvalidKey, TooManyAttempts
+from apikeys import crypto, keycache
+from core import limiter
+from core.clientip import client_address
+from core.exceptions import InvalidKey, TooManyAttempts
 
 INTEGRATION_KINDS = frozenset({crypto.SecretKind.WRITE_ONLY, crypto.SecretKind.READ_WRITE})
 

@@ -31,8 +31,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys import lifecycle, networks
+from apikeys import lifecycle
 from apikeys.models import ApiKey, KeySecret
+from core import networks
 
 GENERATION_KEY = "apikeys:generation"
 MAX_ENTRIES = 10_000
@@ -45,6 +46,7 @@ class KeySnapshot:
 
     key_id: int
     version: int
+    secret_id: int
     workspace_id: int
     kind: str
     role: str
@@ -56,6 +58,8 @@ class KeySnapshot:
     events_mode: str
     allowed_events: frozenset[str]
     cache_ttl_minutes: int
+    address_enforcement: str = ApiKey.Enforcement.ENFORCE
+    event_enforcement: str = ApiKey.Enforcement.ENFORCE
 
     def refusal(self, now: datetime) -> lifecycle.Refusal | None:
         return lifecycle.secret_refusal(
@@ -112,6 +116,8 @@ def _snapshot_load(secret_hash: str) -> KeySnapshot | None:
             "key__events_mode",
             "key__allowed_events",
             "key__cache_ttl_minutes",
+            "key__address_enforcement",
+            "key__event_enforcement",
         )
         .first()
     )
@@ -126,6 +132,7 @@ def _snapshot_load(secret_hash: str) -> KeySnapshot | None:
     return KeySnapshot(
         key_id=key.id,
         version=key.version,
+        secret_id=secret.id,
         workspace_id=key.workspace_id,
         kind=key.kind,
         role=secret.role,
@@ -137,6 +144,8 @@ def _snapshot_load(secret_hash: str) -> KeySnapshot | None:
         events_mode=key.events_mode,
         allowed_events=frozenset(key.allowed_events or ()),
         cache_ttl_minutes=key.cache_ttl_minutes,
+        address_enforcement=key.address_enforcement,
+        event_enforcement=key.event_enforcement,
     )
 
 

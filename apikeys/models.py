@@ -26,6 +26,12 @@ class ApiKey(models.Model):
         ALL = "all", "All profile events"
         SPECIFIC = "specific", "Specific profile events"
 
+    class Enforcement(models.TextChoices):
+        """What a list (addresses or events) does with a call it does not allow."""
+
+        ENFORCE = "enforce", "Enforce"
+        MONITOR = "monitor", "Monitor (report only)"
+
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="api_keys"
     )
@@ -45,6 +51,13 @@ class ApiKey(models.Model):
         max_length=10, choices=EventsMode.choices, default=EventsMode.ALL
     )
     allowed_events = models.JSONField(default=list, blank=True)
+    # Monitor: a call the list would refuse is accepted and counted as "would refuse".
+    address_enforcement = models.CharField(
+        max_length=10, choices=Enforcement.choices, default=Enforcement.ENFORCE
+    )
+    event_enforcement = models.CharField(
+        max_length=10, choices=Enforcement.choices, default=Enforcement.ENFORCE
+    )
     cache_ttl_minutes = models.PositiveIntegerField(default=CACHE_TTL_MIN_MINUTES)
     # Bumped in the same transaction as every change to the key, its secrets or its rules:
     # what every process's key cache re-validates its snapshots against (apikeys/keycache.py).
@@ -61,6 +74,13 @@ class ApiKey(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=["write_only", "read_write", "metrics"]),
                 name="apikey_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    address_enforcement__in=["enforce", "monitor"],
+                    event_enforcement__in=["enforce", "monitor"],
+                ),
+                name="apikey_enforcement_valid",
             ),
             models.CheckConstraint(
                 condition=Q(
@@ -105,6 +125,8 @@ class KeySecret(models.Model):
     mask = models.CharField(max_length=40, editable=False)
     created_at = models.DateTimeField()
     retires_at = models.DateTimeField(null=True, blank=True)
+    # Written by the usage flush (apikeys.usage), at most every USAGE_FLUSH_SECONDS.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = KeySecretQuerySet.as_manager()
 
@@ -194,3 +216,18 @@ class RejectedCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} from {self.client_ip}"
+
+
+from apikeys.models_usage import KeyUsageAddress, KeyUsageEvent, KeyUsageHour, Outcome  # noqa: E402
+
+__all__ = [
+    "ApiKey",
+    "IpRule",
+    "KeySecret",
+    "KeyUsageAddress",
+    "KeyUsageEvent",
+    "KeyUsageHour",
+    "Outcome",
+    "RejectedCall",
+    "secret_kind_for",
+]

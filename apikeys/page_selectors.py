@@ -10,11 +10,11 @@ from typing import Any
 
 from django.db.models import F, Max, Prefetch
 
-from apikeys import networks
+from apikeys.catalogue import event_catalogue
 from apikeys.lifecycle import KeyState, key_state
 from apikeys.models import ApiKey, IpRule, KeySecret, RejectedCall
 from apikeys.selectors import rejected_calls_recent
-from ingest.models import EventName
+from core import networks
 from workspaces.models import AuditEvent, Workspace
 
 AUDIT_LIMIT = 50
@@ -47,6 +47,9 @@ AUDIT_ACTIONS = {
     "ip_rule.add": "Added an address",
     "ip_rule.remove": "Removed an address",
     "api_key.set_allowed_events": "Changed the allowed events",
+    "api_key.set_enforcement": "Switched a list between Enforce and Monitor",
+    "api_key.set_access": "Changed where the key may be used from",
+    "key_secret.end_now": "Ended a previous secret's grace now",
     "metrics.set_cache_ttl": "Changed the cache TTL",
     "metric.create": "Created a saved metric",
     "metric.update": "Edited a saved metric",
@@ -175,11 +178,7 @@ def settings_page_read(*, workspace: Workspace, now: datetime) -> SettingsPage:
     metrics = next(
         (p for p in panels.values() if not p.key.is_integration and not p.is_revoked), None
     )
-    catalogue = list(
-        EventName.objects.filter(workspace=workspace)
-        .order_by("-count", "name")
-        .values_list("name", flat=True)[:CATALOGUE_LIMIT]
-    )
+    catalogue = event_catalogue(workspace, CATALOGUE_LIMIT)
     audit = [
         AuditRow(event=event, action=audit_action_label(event.action), summary=audit_summary(event))
         for event in AuditEvent.objects.filter(workspace=workspace).order_by("-created_at", "-id")[

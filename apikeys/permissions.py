@@ -2,18 +2,25 @@
 
 They read only the key snapshot that authentication put on `request.auth` and the request
 itself: no database, no cache, so they cost next to nothing on every call.
+
+A key's address list and event list are each enforced or monitored (`ApiKey.Enforcement`).
+`address_verdict` and `event_verdict` are the one place that decides: ALLOW, REFUSE, or
+WOULD_REFUSE (a monitored list: the call or event goes through and is counted as "would
+refuse" in the key's usage, apikeys.usage).
 """
 
+import enum
 import threading
 from collections.abc import Iterable
 
 from rest_framework.permissions import BasePermission
 
-from apikeys.clientip import client_address
-from apikeys.exceptions import EventNotAllowed, InsufficientScope, IpNotAllowed
 from apikeys.keycache import KeySnapshot
 from apikeys.models import ApiKey
-from apikeys.networks import IPAddress, IPNetwork
+from apikeys.usage import usage_note_would_refuse
+from core.clientip import client_address
+from core.exceptions import EventNotAllowed, InsufficientScope, IpNotAllowed
+from core.networks import IPAddress, IPNetwork
 
 # What a view may declare as its `required_scope`.
 SCOPE_WRITE = "write"  # the three ingestion POSTs: a Write-Only key suffices
@@ -95,22 +102,66 @@ def address_allowed(snapshot: KeySnapshot, address: IPAddress | None) -> bool:
     return entry[1].matches(address)
 
 
+class Verdict(enum.Enum):
+    """What a key's list says of a call or an event."""
+
+    ALLOW = "allow"
+    WOULD_REFUSE = "would_refuse"  # not allowed, but the list is monitored: let it through
+    REFUSE = "refuse"
+
+
+IP_NOT_ALLOWED = "ip_not_allowed"
+EVENT_NOT_ALLOWED = "event_not_allowed"
+
+
+def address_verdict(snapshot: KeySnapshot, address: IPAddress | None) -> Verdict:
+    """Whether the key may be used from this address, honouring a monitored address list."""
+    if address_allowed(snapshot, address):
+        return Verdict.ALLOW
+    if snapshot.address_enforcement == ApiKey.Enforcement.MONITOR:
+        return Verdict.WOULD_REFUSE
+    return Verdict.REFUSE
+
+
+def event_verdict(snapshot: KeySnapshot, name: str) -> Verdict:
+    """Whether the key may send an event of this name, honouring a monitored event list."""
+    if snapshot.events_mode == ApiKey.EventsMode.ALL or name in snapshot.allowed_events:
+        return Verdict.ALLOW
+    if snapshot.event_enforcement == ApiKey.Enforcement.MONITOR:
+        return Verdict.WOULD_REFUSE
+    return Verdict.REFUSE
+
+
 class AddressAllowed(BasePermission):
-    """The caller's address must be on the key's allow-list (when it has one)."""
+    """The caller's address must be on the key's allow-list (when it has one and enforces it).
+
+    A monitored list lets the call through and marks it as one it would have refused.
+    """
 
     def has_permission(self, request, view) -> bool:
         snapshot = request.auth
         if not isinstance(snapshot, KeySnapshot):
             return False
-        if not address_allowed(snapshot, client_address(request)):
+        verdict = address_verdict(snapshot, client_address(request))
+        if verdict is Verdict.REFUSE:
             raise IpNotAllowed()
+        if verdict is Verdict.WOULD_REFUSE:
+            usage_note_would_refuse(request, IP_NOT_ALLOWED)
         return True
 
 
-def events_check(snapshot: KeySnapshot, names: list[str]) -> None:
-    """Refuse the whole request when any of these event names is one the key may not send."""
+def events_check(snapshot: KeySnapshot, names: list[str]) -> list[str]:
+    """Refuse the whole request when any of these event names is one the key may not send.
+
+    With a monitored event list nothing is refused: the names it would refuse are returned
+    (in order, without repeats), and an empty list when every name is allowed.
+    """
     if snapshot.events_mode == ApiKey.EventsMode.ALL:
-        return
+        return []
     # One set operation in C on the hot path; the ordered list only for the refusal.
-    if not snapshot.allowed_events.issuperset(names):
-        raise EventNotAllowed(snapshot.refused_events(names))
+    if snapshot.allowed_events.issuperset(names):
+        return []
+    refused = snapshot.refused_events(names)
+    if snapshot.event_enforcement == ApiKey.Enforcement.MONITOR:
+        return refused
+    raise EventNotAllowed(refused)

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apikeys import crypto, keycache, networks
+from apikeys import crypto, keycache
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import (
     CACHE_TTL_MAX_MINUTES,
@@ -25,8 +25,10 @@ from apikeys.models import (
     KeySecret,
     secret_kind_for,
 )
-from userflux_site.errors import field_error
-from workspaces.audit import Actor, audit_record
+from core import networks
+from core.actors import Actor
+from core.errors import field_error
+from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
 MAX_EVENT_NAME_LENGTH = 200
@@ -303,13 +305,22 @@ def _event_names_clean(names: list[str]) -> list[str]:
     return list(names)
 
 
-def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: Actor) -> ApiKey:
-    """Allow an Integration key every profile event, or only the named ones."""
+def api_key_set_allowed_events(
+    *, key: ApiKey, mode: str, names: list[str], by: Actor, enforcement: str | None = None
+) -> ApiKey:
+    """Allow an Integration key every profile event, or only the named ones.
+
+    `enforcement` ("enforce" or "monitor"), when given, is set in the same change: a list in
+    Monitor refuses nothing and counts what it would refuse. The curated names are kept when
+    the mode goes back to All, so switching to All and back restores them.
+    """
+    if enforcement is not None and enforcement not in ApiKey.Enforcement.values:
+        raise field_error("enforcement", "Choose “Enforce” or “Monitor”.", "invalid")
     if mode not in ApiKey.EventsMode.values:
         raise field_error(
             "events_mode", "Choose “All profile events” or “Specific profile events”.", "invalid"
         )
-    names = _event_names_clean(names) if mode == ApiKey.EventsMode.SPECIFIC else []
+    names = _event_names_clean(names) if mode == ApiKey.EventsMode.SPECIFIC else None
     if mode == ApiKey.EventsMode.SPECIFIC and not names:
         raise field_error(
             "allowed_events",
@@ -321,13 +332,19 @@ def api_key_set_allowed_events(*, key: ApiKey, mode: str, names: list[str], by: 
         if not key.is_integration:
             raise ValidationError("Only Integration keys have allowed events.", code="wrong_kind")
         before = {"mode": key.events_mode, "names": key.allowed_events}
+        if names is None:  # All: the curated list is kept for a later switch back
+            names = key.allowed_events
         key.events_mode, key.allowed_events = mode, names
-        key.save(update_fields=["events_mode", "allowed_events"])
+        after = {"mode": mode, "names": names}
+        if enforcement is not None:
+            before["enforcement"] = key.event_enforcement
+            key.event_enforcement = after["enforcement"] = enforcement
+        key.save(update_fields=["events_mode", "allowed_events", "event_enforcement"])
         _changed(
             key,
             by=by,
             action="api_key.set_allowed_events",
-            changes={"before": before, "after": {"mode": mode, "names": names}},
+            changes={"before": before, "after": after},
         )
     return key
 

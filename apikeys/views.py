@@ -37,7 +37,7 @@ from apikeys.page_selectors import (
     latest_key_id,
     settings_page_read,
 )
-from workspaces.audit import Actor
+from core.actors import Actor
 from workspaces.models import Membership, Workspace
 from workspaces.views import change_view, page_view, workspace_access
 

@@ -51,7 +51,7 @@ def main() -> None:
 
     from apikeys import services
     from apikeys.models import ApiKey
-    from workspaces.audit import SYSTEM
+    from core.actors import SYSTEM
 
     key = ApiKey.objects.get(workspace__slug="bench", kind=ApiKey.Kind.WRITE_ONLY)
     secret = services.api_key_roll(key=key, grace="24h", by=SYSTEM)

@@ -125,11 +125,11 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import transaction
 from apikeys import services
-from workspaces.audit import SYSTEM
-from workspaces.services import workspace_create
+from core.actors import SYSTEM
+from apikeys.provisioning import workspace_provision
 call_command("migrate", verbosity=0)
 cache.clear()
-created = workspace_create(name="Bench", slug="bench", by=SYSTEM)
+created = workspace_provision(name="Bench", slug="bench", by=SYSTEM)
 key = created.keys["writeOnly"].key
 for n in range(49):
     services.ip_rule_add(key=key, network=f"198.51.{{n}}.0/24", by=SYSTEM)

@@ -117,12 +117,12 @@ django.setup()
 from django.core.cache import cache
 from django.core.management import call_command
 from apikeys import services
-from workspaces.audit import SYSTEM
-from workspaces.services import workspace_create
+from core.actors import SYSTEM
+from apikeys.provisioning import workspace_provision
 call_command("migrate", verbosity=0)
 cache.clear()
 made = [
-    workspace_create(name=f"Metrics bench {{n}}", slug=f"metrics-bench-{{n}}", by=SYSTEM)
+    workspace_provision(name=f"Metrics bench {{n}}", slug=f"metrics-bench-{{n}}", by=SYSTEM)
     for n in (1, 2, 3)
 ]
 key = made[0].keys["metrics"].key

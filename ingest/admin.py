@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyModelAdmin
 from ingest.models import Event, EventName, Profile, ProfileAlias, WorkflowRun, WorkflowTrigger
-from workspaces.admin import ReadOnlyModelAdmin
 
 
 @admin.register(Event)

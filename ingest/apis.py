@@ -10,13 +10,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import rejections
+from apikeys import usage
 from apikeys.authentication import IntegrationKeyAuthentication
-from apikeys.clientip import client_address
-from apikeys.exceptions import InvalidKey, RateLimited
 from apikeys.keycache import KeySnapshot
-from apikeys.limiter import key_rate_wait
 from apikeys.permissions import (
+    EVENT_NOT_ALLOWED,
     SCOPE_READ_WRITE,
     SCOPE_WRITE,
     AddressAllowed,
@@ -24,6 +22,10 @@ from apikeys.permissions import (
     KeyScope,
     events_check,
 )
+from core import rejections
+from core.clientip import client_address
+from core.exceptions import EventNotAllowed, InvalidKey, RateLimited
+from core.limiter import key_rate_wait
 from ingest import parsing, selectors, services
 from ingest.schemas import (
     LOCATION_ENRICHMENT,
@@ -61,6 +63,11 @@ class IntegrationView(APIView):
             self._refusal_record(exc, response)
         return response
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer that was not a refusal is a call the key made and was accepted.
+        usage.usage_record_response(request)
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def _refusal_record(self, exc, response) -> None:
         http_request = self.request._request
         snapshot = getattr(exc, "snapshot", None)
@@ -77,6 +84,7 @@ class IntegrationView(APIView):
             method=http_request.method,
             path=http_request.path,
         )
+        usage.usage_record_response(http_request, snapshot=snapshot, reason=reason)
 
 
 class EventIngestApi(IntegrationView):
@@ -96,8 +104,19 @@ class EventIngestApi(IntegrationView):
 
     def _ingest(self, request):
         events = self.body(request)
-        events_check(request.auth, [event.name for event in events])
+        names = [event.name for event in events]
+        try:
+            monitored = events_check(request.auth, names)
+        except EventNotAllowed:
+            usage.usage_record_events(snapshot=request.auth, refused=names)
+            raise
         services.events_ingest(key=request.auth, events=events)
+        would_refuse: list[str] = []
+        if monitored:
+            usage.usage_note_would_refuse(request, EVENT_NOT_ALLOWED)
+            unwanted = set(monitored)
+            would_refuse = [name for name in names if name in unwanted]
+        usage.usage_record_events(snapshot=request.auth, accepted=names, would_refuse=would_refuse)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 from django.conf import settings
 
-from apikeys.exceptions import BatchTooLarge, BodyTooLarge, InvalidBody, UnsupportedMediaType
+from core.exceptions import BodyTooLarge, InvalidBody, UnsupportedMediaType
+from ingest.exceptions import BatchTooLarge
 
 MAX_DEPTH = 32
 MAX_NAME_LENGTH = 200

@@ -1,9 +1,9 @@
-"""Reads of the Integration API: a profile as `GET /profile/{userId}` answers it."""
+"""Reads of ingested data: a profile as `GET /profile/{userId}` answers it; event names seen."""
 
 from typing import Any
 
-from apikeys.exceptions import ProfileNotFound
-from ingest.models import Profile
+from ingest.exceptions import ProfileNotFound
+from ingest.models import EventName, Profile
 
 
 def profile_get(*, workspace_id: int, user_id: str) -> dict[str, Any]:
@@ -22,3 +22,12 @@ def profile_get(*, workspace_id: int, user_id: str) -> dict[str, Any]:
         "computedProperties": profile.computed_properties or {},
         "segments": list(profile.segments or []),
     }
+
+
+def event_names_seen(workspace: Any, limit: int) -> list[str]:
+    """At most `limit` event names seen in a workspace, the most frequent first."""
+    return list(
+        EventName.objects.filter(workspace=workspace)
+        .order_by("-count", "name")
+        .values_list("name", flat=True)[:limit]
+    )

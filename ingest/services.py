@@ -3,9 +3,9 @@
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys.exceptions import TriggerNotFound
 from apikeys.keycache import KeySnapshot
 from ingest import eventstore
+from ingest.exceptions import TriggerNotFound
 from ingest.models import Profile, ProfileAlias, WorkflowRun, WorkflowTrigger
 from ingest.parsing import ParsedEvent
 

@@ -10,11 +10,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
+from core.actors import Actor
+from core.admin import ServiceModelAdmin, ServiceModelForm
 from metrics.forms import JsonObjectField
 from metrics.models import SavedMetric
 from metrics.services import saved_metric_create, saved_metric_delete, saved_metric_update
-from workspaces.admin import ServiceModelAdmin, ServiceModelForm
-from workspaces.audit import Actor
 
 CODE_WIDGET = forms.Textarea(
     attrs={"rows": 10, "cols": 80, "spellcheck": "false", "style": "font-family: monospace"}

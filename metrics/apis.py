@@ -10,11 +10,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys import rejections
-from apikeys.clientip import client_address
-from apikeys.exceptions import InvalidBody, UnsupportedMediaType
+from apikeys import usage
 from apikeys.keycache import KeySnapshot
 from apikeys.permissions import AddressAllowed, HasKey
+from core import rejections
+from core.clientip import client_address
+from core.exceptions import InvalidBody, UnsupportedMediaType
 from metrics import services, tokens
 from metrics.authentication import AccessTokenAuthentication
 from metrics.exceptions import InvalidToken, MetricNotFound, QueryError
@@ -84,14 +85,21 @@ class _RecordsRefusals(APIView):
             snapshot = getattr(exc, "snapshot", None)
             if snapshot is None and isinstance(getattr(self.request, "auth", None), KeySnapshot):
                 snapshot = self.request.auth
+            reason = getattr(exc, "reason", None) or response.data.get("code", "refused")
             rejections.rejection_record(
-                reason=getattr(exc, "reason", None) or response.data.get("code", "refused"),
+                reason=reason,
                 address=client_address(http_request),
                 snapshot=snapshot,
                 method=http_request.method,
                 path=http_request.path,
             )
+            usage.usage_record_response(http_request, snapshot=snapshot, reason=reason)
         return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer with a known key that was not a refusal is a call the key made.
+        usage.usage_record_response(request)
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class TokenView(_RecordsRefusals):

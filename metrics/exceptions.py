@@ -1,8 +1,8 @@
-"""The Metrics API's own errors, each with a stable code (the rest are shared with apikeys)."""
+"""The Metrics API's own errors, each with a stable code (the shared ones are in `core`)."""
 
 from rest_framework import exceptions, status
 
-from apikeys.exceptions import ApiError
+from core.exceptions import ApiError
 
 
 class InvalidClient(ApiError):

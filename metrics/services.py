@@ -9,12 +9,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apikeys.keycache import KeySnapshot
+from core.actors import Actor
+from core.errors import field_error
 from metrics import cache as result_cache
 from metrics import sandbox
 from metrics.models import SavedMetric
 from metrics.sql import SqlError, compile_query
-from userflux_site.errors import field_error
-from workspaces.audit import Actor, audit_record
+from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
 MAX_VARIABLES = 50

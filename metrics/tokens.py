@@ -12,12 +12,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys import crypto, keycache, limiter
-from apikeys.exceptions import IpNotAllowed, TooManyAttempts
+from apikeys import crypto, keycache, usage
 from apikeys.keycache import KeySnapshot
 from apikeys.models import ApiKey, KeySecret
-from apikeys.networks import IPAddress
-from apikeys.permissions import address_allowed
+from apikeys.permissions import IP_NOT_ALLOWED, Verdict, address_verdict
+from core import limiter
+from core.exceptions import IpNotAllowed, TooManyAttempts
+from core.networks import IPAddress
 from metrics.exceptions import InvalidClient
 
 # Expired tokens are deleted when their key issues a new one, this long after they expired.
@@ -69,11 +70,16 @@ def access_token_exchange(
     )
     if key is None or client is None or key.key_id != client.key_id:
         raise _failed(address, api_key)
-    if not address_allowed(key, address):
+    verdict = address_verdict(key, address)
+    if verdict is Verdict.REFUSE:
+        usage.usage_record_call(snapshot=key, address=address, reason=IP_NOT_ALLOWED)
         raise IpNotAllowed()
     token = _token_issue(key, [crypto.secret_hash(api_key), crypto.secret_hash(client_secret)])
     if token is None:  # the pair was rolled or revoked a moment ago
         raise _failed(address, api_key)
+    would_refuse = [IP_NOT_ALLOWED] if verdict is Verdict.WOULD_REFUSE else []
+    usage.usage_record_call(snapshot=key, address=address, would_refuse=would_refuse)
+    usage.usage_record_secret(client.secret_id)
     return token
 
 

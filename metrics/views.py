@@ -19,12 +19,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from apikeys.forms import RevokeForm, add_service_errors
+from core.actors import Actor
 from metrics import services
 from metrics.forms import MetricForm, RunForm
 from metrics.models import SavedMetric
 from metrics.sql import SqlError
 from metrics.sql.errors import STATUSES
-from workspaces.audit import Actor
 from workspaces.models import Membership, Workspace
 from workspaces.views import change_view, page_view, workspace_access
 

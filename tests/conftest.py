@@ -4,11 +4,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from apikeys import keycache, limiter, rejections
+from apikeys import keycache, usage
+from apikeys.provisioning import workspace_provision
+from core import limiter, rejections
+from core.actors import SYSTEM, Actor
 from metrics import cache as metrics_cache
-from workspaces.audit import SYSTEM, Actor
 from workspaces.models import Membership
-from workspaces.services import membership_add, workspace_create
+from workspaces.services import membership_add
 
 # Fixtures shared across apps: the Integration API's keys, signed-in page clients, Metrics data.
 pytest_plugins = ["tests.support.keys", "tests.support.web", "tests.support.metrics"]
@@ -19,6 +21,7 @@ def _forget_everything():
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
+    usage.usage_reset()
     metrics_cache.local_reset()
 
 
@@ -32,8 +35,8 @@ def _fresh_caches():
 
 @pytest.fixture
 def created(db):
-    """A workspace made by `workspace_create`, with its secrets (shown once) at hand."""
-    return workspace_create(name="Acme", slug="acme", by=SYSTEM)
+    """A workspace made by `workspace_provision`, with its secrets (shown once) at hand."""
+    return workspace_provision(name="Acme", slug="acme", by=SYSTEM)
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def workspace(created):
 @pytest.fixture
 def other_created(db):
     """A second workspace, to prove that nothing crosses between workspaces."""
-    return workspace_create(name="Globex", slug="globex", by=SYSTEM)
+    return workspace_provision(name="Globex", slug="globex", by=SYSTEM)
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "workspaces",
     "apikeys",
     "ingest",
@@ -163,7 +164,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "apikeys.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -201,6 +202,13 @@ AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=60)
 # Optional per-key request rate (requests a minute, counted per process); 0 is off.
 KEY_RATE_LIMIT_PER_MINUTE = env.int("KEY_RATE_LIMIT_PER_MINUTE", default=0)
 
+# Key usage (apikeys.usage): counted in each process, flushed at most every USAGE_FLUSH_SECONDS.
+USAGE_RECORDING = env.bool("USAGE_RECORDING", default=True)
+USAGE_FLUSH_SECONDS = env.float("USAGE_FLUSH_SECONDS", default=10.0)
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=90)
+USAGE_MAX_ADDRESSES_PER_KEY_DAY = env.int("USAGE_MAX_ADDRESSES_PER_KEY_DAY", default=1000)
+USAGE_MAX_EVENT_NAMES_PER_KEY_DAY = env.int("USAGE_MAX_EVENT_NAMES_PER_KEY_DAY", default=1000)
+
 # Metrics API.
 METRICS_TOKEN_LIFETIME_SECONDS = env.int("METRICS_TOKEN_LIFETIME_SECONDS", default=15 * 60)
 METRICS_DATABASE_URL = env.str("METRICS_DATABASE_URL", default="")
@@ -231,7 +239,7 @@ LOGOUT_REDIRECT_URL = "login"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "apikeys.redaction.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "core.redaction.RedactSecretsFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

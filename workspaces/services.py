@@ -1,39 +1,18 @@
 """Creating workspaces and managing who belongs to them; each change audited."""
 
-from dataclasses import dataclass, field
-
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apikeys.models import ApiKey, KeySecret
-from apikeys.services import IssuedKey, api_key_create
-from workspaces.audit import Actor, audit_record
+from core.actors import Actor
+from workspaces.audit import audit_record
 from workspaces.models import Membership, Workspace
 
 User = get_user_model()
 
 
-@dataclass
-class WorkspaceCreated:
-    """A new workspace and its starting keys, with their secrets shown this once."""
-
-    workspace: Workspace
-    keys: dict[str, IssuedKey] = field(default_factory=dict)
-
-    def secrets(self) -> dict[str, str]:
-        """The secrets by the names the provisioning JSON uses."""
-        primary, client = KeySecret.Role.PRIMARY, KeySecret.Role.CLIENT_SECRET
-        return {
-            "writeOnly": self.keys["writeOnly"].secrets[primary],
-            "readWrite": self.keys["readWrite"].secrets[primary],
-            "metricsApiKey": self.keys["metrics"].secrets[primary],
-            "metricsClientSecret": self.keys["metrics"].secrets[client],
-        }
-
-
-def workspace_create(*, name: str, slug: str, by: Actor) -> WorkspaceCreated:
-    """Create a workspace with one Write-Only key, one Read & Write key and a Metrics pair."""
+def workspace_create(*, name: str, slug: str, by: Actor) -> Workspace:
+    """Create a workspace (its keys are `apikeys.provisioning`'s to make); audited."""
     workspace = Workspace(name=(name or "").strip(), slug=(slug or "").strip())
     workspace.full_clean()
     with transaction.atomic():
@@ -45,16 +24,7 @@ def workspace_create(*, name: str, slug: str, by: Actor) -> WorkspaceCreated:
             target=workspace,
             changes={"name": workspace.name, "slug": workspace.slug},
         )
-        created = WorkspaceCreated(workspace=workspace)
-        for label, kind, key_name in (
-            ("writeOnly", ApiKey.Kind.WRITE_ONLY, "Write-Only key"),
-            ("readWrite", ApiKey.Kind.READ_WRITE, "Read & Write key"),
-            ("metrics", ApiKey.Kind.METRICS, "Metrics API"),
-        ):
-            created.keys[label] = api_key_create(
-                workspace=workspace, kind=kind, name=key_name, by=by
-            )
-    return created
+    return workspace
 
 
 def membership_add(*, workspace: Workspace, user: User, role: str, by: Actor) -> Membership:

@@ -6,10 +6,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from apikeys.provisioning import workspace_provision
 from apikeys.services import api_key_roll, ip_rule_add
+from core.actors import SYSTEM
 from ingest.models import Event, EventName, Profile, ProfileAlias, WorkflowRun, WorkflowTrigger
-from workspaces.audit import SYSTEM
-from workspaces.services import membership_add, workspace_create
+from workspaces.services import membership_add
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +22,7 @@ def fast_password_hasher(settings):
 @pytest.fixture
 def created():
     """A workspace with its three starting keys; `created.secrets()` are the whole secrets."""
-    return workspace_create(name="Acme", slug="acme", by=SYSTEM)
+    return workspace_provision(name="Acme", slug="acme", by=SYSTEM)
 
 
 @pytest.fixture

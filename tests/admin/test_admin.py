@@ -8,9 +8,9 @@ from django.utils import timezone
 from apikeys import crypto
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import ApiKey, IpRule, KeySecret
-from apikeys.redaction import SECRET_PATTERN
 from apikeys.services import api_key_revoke, api_key_set_access_mode, ip_rule_add
-from workspaces.audit import SYSTEM
+from core.actors import SYSTEM
+from core.redaction import SECRET_PATTERN
 from workspaces.models import AuditEvent, Membership, Workspace
 
 pytestmark = pytest.mark.django_db

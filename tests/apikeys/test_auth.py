@@ -9,10 +9,12 @@ from django.test import RequestFactory
 from django.utils import timezone
 from rest_framework.request import Request
 
-from apikeys import crypto, keycache, limiter, services
+from apikeys import crypto, keycache, services
 from apikeys.authentication import IntegrationKeyAuthentication
-from apikeys.exceptions import InvalidKey
 from apikeys.models import ApiKey
+from core import limiter
+from core.actors import SYSTEM
+from core.exceptions import InvalidKey
 from tests.support.api import (
     NOTHING,
     event,
@@ -20,7 +22,6 @@ from tests.support.api import (
     stored,
     unknown_key,
 )
-from workspaces.audit import SYSTEM
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +163,7 @@ def test_bad_checksum_is_refused_without_database_or_cache(
     with (
         django_assert_num_queries(0),
         mock.patch("apikeys.keycache.cache") as keycache_cache,
-        mock.patch("apikeys.limiter.cache") as limiter_cache,
+        mock.patch("core.limiter.cache") as limiter_cache,
         mock.patch("apikeys.keycache.snapshot_for_hash") as lookup,
         pytest.raises(InvalidKey),
     ):

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from apikeys import keycache
+from apikeys.provisioning import workspace_provision
 from apikeys.services import api_key_revoke
-from workspaces.audit import SYSTEM
-from workspaces.services import workspace_create
+from core.actors import SYSTEM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +40,7 @@ def test_a_load_racing_a_revoke_is_used_once_and_never_kept(live_server, monkeyp
     # Neither the refresh nor the database bound may rescue it: the fix must hold on its own.
     settings.KEY_CACHE_REFRESH_SECONDS = 3600
     settings.KEY_CACHE_MAX_STALENESS_SECONDS = 3600
-    created = workspace_create(name="Race", slug="race", by=SYSTEM)
+    created = workspace_provision(name="Race", slug="race", by=SYSTEM)
     key = created.keys["writeOnly"].key
     secret = created.secrets()["writeOnly"]
 

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from apikeys.networks import RuleError, address_allowed, address_parse, rule_parse, rule_text
+from core.networks import RuleError, address_allowed, address_parse, rule_parse, rule_text
 
 
 @pytest.mark.parametrize(

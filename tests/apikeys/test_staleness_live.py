@@ -17,9 +17,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
 from tests.support.processes import Gunicorn, HungServer, RedisServer, call
-from workspaces.audit import SYSTEM
-from workspaces.services import workspace_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -97,7 +97,7 @@ def _revoke_through(master: Gunicorn, key_id: int) -> float:
 
 
 def _workspace(slug: str):
-    created = workspace_create(name=slug, slug=slug, by=SYSTEM)
+    created = workspace_provision(name=slug, slug=slug, by=SYSTEM)
     return created.keys["writeOnly"].key.id, created.secrets()["writeOnly"]
 
 

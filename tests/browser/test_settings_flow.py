@@ -12,7 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
 from apikeys.models import ApiKey
-from apikeys.rejections import rejections_reset
+from core.rejections import rejections_reset
 from ingest.models import EventName
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,10 +5,11 @@ import ipaddress
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from apikeys import clientip, services
-from apikeys.clientip import address_from, client_address
+from apikeys import services
+from core import clientip
+from core.actors import SYSTEM
+from core.clientip import address_from, client_address
 from tests.support.api import NOTHING, event, stored
-from workspaces.audit import SYSTEM
 
 PROXIES = clientip._proxies_parse(("10.0.0.0/8", "2001:db8:ffff::/48"))
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from apikeys import limiter
+from core import limiter
 from tests.support.api import NOTHING, event, stored, unknown_key
 
 pytestmark = pytest.mark.django_db

@@ -26,7 +26,7 @@ def _calls(api, secret: str):
 @pytest.mark.parametrize("which", ["writeOnly", "readWrite", "unknown", "mangled", "metrics"])
 def test_secrets_never_reach_responses_or_logs(api, secrets, caplog, which, settings, wo_key):
     from apikeys import services
-    from workspaces.audit import SYSTEM
+    from core.actors import SYSTEM
 
     services.api_key_set_allowed_events(key=wo_key, mode="specific", names=["ok"], by=SYSTEM)
     secret = {

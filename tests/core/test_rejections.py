@@ -2,9 +2,9 @@
 
 import pytest
 
-from apikeys import rejections
 from apikeys.models import RejectedCall
 from apikeys.selectors import rejected_calls_recent
+from core import rejections
 from tests.support.api import CLIENT_IP, event, unknown_key
 
 pytestmark = pytest.mark.django_db

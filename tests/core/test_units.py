@@ -6,9 +6,9 @@ import random
 import pytest
 from rest_framework import exceptions, serializers
 
-from apikeys import networks
-from apikeys.exceptions import EventNotAllowed, InvalidBody, api_exception_handler
 from apikeys.permissions import _NetworkIndex
+from core import networks
+from core.exceptions import EventNotAllowed, InvalidBody, api_exception_handler
 from ingest import parsing
 
 

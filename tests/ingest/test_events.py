@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apikeys import services
+from core.actors import SYSTEM
 from ingest.models import Event, EventName
 from tests.support.api import NOTHING, event, is_postgresql, stored
-from workspaces.audit import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

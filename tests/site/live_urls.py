@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 
 from apikeys import services
 from apikeys.models import ApiKey
+from core.actors import SYSTEM
 from userflux_site.urls import urlpatterns as site_urlpatterns
-from workspaces.audit import SYSTEM
 
 
 @csrf_exempt

@@ -21,8 +21,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from workspaces.audit import SYSTEM
-from workspaces.services import workspace_create
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -122,7 +122,7 @@ def _obeyed_within(port: int, since: float, secret: str, name: str, expected: tu
 
 def test_every_change_holds_in_the_other_process_within_a_second(servers):
     a, b = servers
-    created = workspace_create(name="Live", slug="live", by=SYSTEM)
+    created = workspace_provision(name="Live", slug="live", by=SYSTEM)
     key_id = created.keys["writeOnly"].key.id
     secret = created.secrets()["writeOnly"]
 
@@ -183,7 +183,7 @@ def test_every_change_holds_in_the_other_process_within_a_second(servers):
 def test_several_forwarded_for_headers_reach_the_app_joined(servers, settings):
     """Gunicorn joins repeated headers with a comma; the app reads them as one list."""
     a, _ = servers
-    created = workspace_create(name="Live", slug="live", by=SYSTEM)
+    created = workspace_provision(name="Live", slug="live", by=SYSTEM)
     secret = created.secrets()["writeOnly"]
     connection_ = http.client.HTTPConnection("127.0.0.1", a, timeout=10)
     try:

@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
 from ingest.models import Event
-from workspaces.audit import SYSTEM
-from workspaces.services import workspace_create
 
 
 def encoded(sql: str) -> str:
@@ -36,7 +36,7 @@ def events_add(workspace, *names_and_users):
 
 @pytest.fixture
 def globex(db):
-    created = workspace_create(name="Globex", slug="globex", by=SYSTEM)
+    created = workspace_provision(name="Globex", slug="globex", by=SYSTEM)
     events_add(created.workspace, ("signup", "g1"), ("signup", "g2"), ("signup", "g3"))
     return created
 

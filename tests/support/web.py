@@ -6,8 +6,8 @@ from django.test import Client
 from django.utils import timezone
 
 from apikeys.models import ApiKey
+from core.actors import SYSTEM
 from ingest.models import EventName
-from workspaces.audit import SYSTEM
 from workspaces.models import Membership
 from workspaces.services import membership_add
 

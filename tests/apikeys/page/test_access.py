@@ -8,8 +8,8 @@ from django.test import Client
 
 from apikeys import services
 from apikeys.models import IpRule
+from core.actors import SYSTEM
 from tests.apikeys.page.helpers import PAGE, action_url, stored_state
-from workspaces.audit import SYSTEM
 from workspaces.models import Membership
 from workspaces.services import membership_add
 

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from apikeys import services
 from apikeys.models import ApiKey, RejectedCall
+from core.actors import SYSTEM
 from tests.apikeys.page.helpers import PAGE, action_url, last_audit, stored_state
-from workspaces.audit import SYSTEM
 
 pytestmark = pytest.mark.django_db
 

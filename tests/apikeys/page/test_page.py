@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apikeys import services
+from core.actors import SYSTEM, Actor
 from tests.apikeys.page.helpers import PAGE
-from workspaces.audit import SYSTEM, Actor
 
 pytestmark = pytest.mark.django_db
 

@@ -2,10 +2,10 @@
 
 import pytest
 
+from core.actors import SYSTEM
 from metrics.models import SavedMetric
 from metrics.services import saved_metric_create
 from tests.support.metrics import events_add
-from workspaces.audit import SYSTEM
 
 BY_NAME = "SELECT name, userId FROM eventsTable WHERE name = '@{eventName}' ORDER BY userId"
 

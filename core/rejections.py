@@ -7,27 +7,61 @@ row that process writes for them, so `count` is a lower bound of the refusals, n
 Each process also writes at most `MAX_ROWS_PER_MINUTE` rows a minute, whatever the number of
 distinct addresses (an IPv6 attacker has many). No row holds a header, and paths pass through
 the secret redactor.
+
+The rows are stored by the app that owns the table (`apikeys`): it registers its writer with
+`rejection_writer_set` when Django starts, so this module knows no model.
 """
 
 import logging
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.utils import timezone
 
-from apikeys.keycache import KeySnapshot
-from apikeys.limiter import address_bucket
-from apikeys.models import RejectedCall
-from apikeys.networks import IPAddress
-from apikeys.redaction import redact
+from core.limiter import address_bucket
+from core.networks import IPAddress
+from core.redaction import redact
 
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 MAX_ROWS_PER_MINUTE = 120
 MAX_TRACKED = 10_000
+
+
+class RefusedKey(Protocol):
+    """The key a refused call named, when it is known (a key snapshot is one)."""
+
+    key_id: int
+    workspace_id: int
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One sampled refusal, as the writer stores it."""
+
+    workspace_id: int | None
+    key_id: int | None
+    client_ip: str | None
+    reason: str
+    method: str
+    path: str
+    count: int
+    created_at: datetime
+
+
+_writer: list[Callable[[RejectedRow], object]] = []
+
+
+def rejection_writer_set(writer: Callable[[RejectedRow], object]) -> None:
+    """Register what stores a sampled refusal (the owner of the table does, at start-up)."""
+    _writer[:] = [writer]
 
 
 class _State:
@@ -75,7 +109,7 @@ def rejection_record(
     *,
     reason: str,
     address: IPAddress | None,
-    snapshot: KeySnapshot | None,
+    snapshot: RefusedKey | None,
     method: str,
     path: str,
 ) -> None:
@@ -92,16 +126,21 @@ def rejection_record(
         first = True  # without the shared cache, each process samples on its own
     if not first:
         return
+    if not _writer:
+        logger.warning("No writer is registered for rejected calls (%s).", reason)
+        return
     try:
-        RejectedCall.objects.create(
-            workspace_id=snapshot.workspace_id if snapshot else None,
-            key_id=snapshot.key_id if snapshot else None,
-            client_ip=str(address) if address is not None else None,
-            reason=reason[:50],
-            method=method[:10],
-            path=redact(path)[:200],
-            count=1 + carried,
-            created_at=timezone.now(),
+        _writer[0](
+            RejectedRow(
+                workspace_id=snapshot.workspace_id if snapshot else None,
+                key_id=snapshot.key_id if snapshot else None,
+                client_ip=str(address) if address is not None else None,
+                reason=reason[:50],
+                method=method[:10],
+                path=redact(path)[:200],
+                count=1 + carried,
+                created_at=timezone.now(),
+            )
         )
     except DatabaseError:
         logger.warning("Could not record a rejected call (%s).", reason)

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apikeys.networks import IPAddress, IPNetwork, address_parse
+from core.networks import IPAddress, IPNetwork, address_parse
 
 _REQUEST_ATTRIBUTE = "_uf_client_address"
 # The same few peers and headers come again and again: remember recent answers (a pure function

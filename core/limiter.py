@@ -23,7 +23,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from apikeys.networks import IPAddress
+from core.networks import IPAddress
 
 logger = logging.getLogger(__name__)
 

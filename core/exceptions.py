@@ -13,7 +13,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
-from apikeys.redaction import redact
+from core.redaction import redact
 
 INVALID_KEY_DETAIL = "Send a valid API key in the Authorization header, with the scheme “Bearer”."
 
@@ -112,36 +112,12 @@ class BodyTooLarge(ApiError):
     default_detail = "The body is larger than this endpoint accepts."
 
 
-class BatchTooLarge(ApiError):
-    """A batch holds more events than the limit."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "batch_too_large"
-    default_detail = "The batch holds more events than this endpoint accepts."
-
-
 class UnsupportedMediaType(ApiError):
     """The body is not declared as JSON."""
 
     status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
     default_code = "unsupported_media_type"
     default_detail = "Send the body as JSON, with “Content-Type: application/json”."
-
-
-class ProfileNotFound(ApiError):
-    """No profile has this user id in the key's workspace."""
-
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "profile_not_found"
-    default_detail = "No profile has this userId."
-
-
-class TriggerNotFound(ApiError):
-    """No enabled workflow trigger has this id in the key's workspace."""
-
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "trigger_not_found"
-    default_detail = "No enabled workflow trigger has this triggerId."
 
 
 def _code_of(exc: exceptions.APIException) -> str:

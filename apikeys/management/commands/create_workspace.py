@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from workspaces.audit import SYSTEM
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
 from workspaces.models import Membership, Workspace
-from workspaces.services import membership_add, workspace_create
+from workspaces.services import membership_add
 
 
 class Command(BaseCommand):
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 user, password = _user_get_or_create(admin)
-                created = workspace_create(name=name or slug, slug=slug, by=SYSTEM)
+                created = workspace_provision(name=name or slug, slug=slug, by=SYSTEM)
                 membership_add(
                     workspace=created.workspace, user=user, role=Membership.Role.ADMIN, by=SYSTEM
                 )

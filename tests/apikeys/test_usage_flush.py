@@ -1,0 +1,123 @@
+"""The flush: counts added to what is there, the busiest rows kept, old rows pruned."""
+
+from datetime import timedelta
+from ipaddress import ip_address
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from apikeys import crypto, keycache, usage, usage_selectors
+from apikeys.models import KeyUsageAddress, KeyUsageEvent, KeyUsageHour
+from apikeys.usage import flush, recording
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def snapshot(created):
+    return keycache.snapshot_for_hash(crypto.secret_hash(created.secrets()["writeOnly"]))
+
+
+@pytest.fixture
+def key(created):
+    return created.keys["writeOnly"].key
+
+
+def _calls(snapshot, address: str, n: int, **kwargs) -> None:
+    for _ in range(n):
+        usage.usage_record_call(snapshot=snapshot, address=ip_address(address), **kwargs)
+
+
+def test_two_flushes_add_up_rather_than_overwrite(snapshot, key):
+    """What two processes (or one, twice) flush into the same rows is summed."""
+    _calls(snapshot, "203.0.113.1", 3)
+    usage.usage_record_events(snapshot=snapshot, accepted=["signup", "signup"])
+    assert usage.usage_flush()
+    usage.usage_reset()  # another process: its own memory, the same database
+    _calls(snapshot, "203.0.113.1", 2)
+    _calls(snapshot, "203.0.113.1", 1, reason="ip_not_allowed")
+    usage.usage_record_events(snapshot=snapshot, accepted=["signup"], refused=["x"])
+    assert usage.usage_flush()
+
+    (row,) = KeyUsageAddress.objects.all()
+    assert (row.accepted, row.refused) == (5, 1)
+    now = usage_selectors.usage_by_hour(key=key, hours=1)[0]
+    assert (now.accepted, now.refused) == (5, {"ip_not_allowed": 1})
+    names = {
+        row.name: (row.count, row.refused) for row in usage_selectors.usage_event_names(key=key)
+    }
+    assert names == {"signup": (3, 0), "x": (0, 1)}
+
+
+def test_an_empty_flush_writes_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert usage.usage_flush()
+
+
+def test_the_busiest_addresses_are_kept_per_key_and_day(snapshot, key, settings):
+    settings.USAGE_MAX_ADDRESSES_PER_KEY_DAY = 3
+    for n, calls in enumerate([5, 1, 4, 2, 3]):
+        _calls(snapshot, f"203.0.113.{n}", calls)
+    assert usage.usage_flush()
+    kept = [row.address for row in usage_selectors.usage_addresses(key=key)]
+    assert kept == ["203.0.113.0", "203.0.113.2", "203.0.113.4"]
+    # Counts of the hour are exact whatever the cap.
+    assert usage_selectors.usage_by_hour(key=key, hours=1)[0].accepted == 15
+
+
+def test_event_names_are_capped_too(snapshot, key, settings):
+    settings.USAGE_MAX_EVENT_NAMES_PER_KEY_DAY = 2
+    usage.usage_record_events(snapshot=snapshot, accepted=["a"] * 3 + ["b"] + ["c"] * 2)
+    assert usage.usage_flush()
+    assert [row.name for row in usage_selectors.usage_event_names(key=key)] == ["a", "c"]
+
+
+def test_retention_prunes_rows_older_than_the_setting(snapshot, key, settings):
+    _calls(snapshot, "203.0.113.1", 1)
+    usage.usage_record_events(snapshot=snapshot, accepted=["a"])
+    assert usage.usage_flush()
+    old = timezone.now() - timedelta(days=40)
+    KeyUsageHour.objects.update(hour=old.replace(minute=0, second=0, microsecond=0))
+    KeyUsageAddress.objects.update(day=old.date())
+    KeyUsageEvent.objects.update(day=old.date())
+
+    settings.USAGE_RETENTION_DAYS = 90
+    assert flush.usage_prune() == 0
+    settings.USAGE_RETENTION_DAYS = 30
+    call_command("usage_prune")
+    assert not KeyUsageHour.objects.exists()
+    assert not KeyUsageAddress.objects.exists()
+    assert not KeyUsageEvent.objects.exists()
+
+
+def test_counts_survive_a_failed_flush(snapshot, key, monkeypatch):
+    """When the database refuses a flush, the counts wait in memory for the next one."""
+    _calls(snapshot, "203.0.113.1", 2)
+    with connection.cursor() as cursor:
+        table = KeyUsageHour._meta.db_table
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    try:
+        assert usage.usage_flush() is False
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+    _calls(snapshot, "203.0.113.1", 1)
+    assert usage.usage_flush()
+    assert usage_selectors.usage_by_hour(key=key, hours=1)[0].accepted == 3
+    assert KeyUsageAddress.objects.get().accepted == 3
+
+
+def test_flush_runs_after_a_request_once_the_interval_is_up(client, created, key, settings):
+    settings.USAGE_FLUSH_SECONDS = 0
+    response = client.post(
+        "/event/ingest",
+        {"timestamp": 1_767_225_600_000, "name": "a", "userId": "u", "properties": {}},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {created.secrets()['writeOnly']}",
+        REMOTE_ADDR="203.0.113.1",
+    )
+    assert response.status_code == 204
+    assert not recording._state.pending  # written once the response was done
+    assert KeyUsageAddress.objects.get().accepted == 1
