@@ -111,7 +111,7 @@ if REDIS_URL:
                 "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
                 # Redis answers in well under a millisecond: waiting longer only stalls calls.
                 "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
-                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.1),
+                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.25),
             },
         }
     }
