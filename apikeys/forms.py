@@ -10,8 +10,6 @@ from django.core.exceptions import ValidationError
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import ApiKey, KeySecret
 
-DEFAULT_GRACE = "1h"
-
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
     """Put a service's error on the field it names when the form has that field, else on top."""
@@ -34,8 +32,35 @@ class KeyCreateForm(forms.Form):
     after = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
+class KeyRenameForm(forms.Form):
+    """A key's new name; the service refuses a name another live key of the workspace has."""
+
+    name = forms.CharField(
+        max_length=100, error_messages={"required": "Give the key a name, e.g. “Website”."}
+    )
+
+
+class KeyExpiryForm(forms.Form):
+    """When the key stops working (UTC), or `clear` to let it live until revoked."""
+
+    expires_at = forms.DateTimeField(
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        error_messages={"invalid": "Enter a date and time, e.g. 2030-01-31 18:00."},
+    )
+    clear = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("clear"):
+            data["expires_at"] = None
+        elif not data.get("expires_at") and "expires_at" not in self.errors:
+            self.add_error("expires_at", "Enter a date and time, or choose “No expiry”.")
+        return data
+
+
 class RollForm(forms.Form):
-    """Which secret to roll and how long the old one stays valid.
+    """Which secret to roll and how long the old one stays valid, once the admin confirmed.
 
     `current` is the id of the secret the page showed: a form sent twice (a reload of the
     answer) finds another secret current and rolls nothing.
@@ -47,6 +72,11 @@ class RollForm(forms.Form):
     )
     role = forms.ChoiceField(choices=KeySecret.Role.choices, required=False)
     current = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.cleaned_data.get("confirm") == "yes"
 
     def clean_role(self) -> str:
         return self.cleaned_data["role"] or KeySecret.Role.PRIMARY
@@ -120,24 +150,3 @@ class CacheTtlForm(forms.Form):
             "invalid": "Enter a whole number of minutes, e.g. 10.",
         }
     )
-
-
-def key_forms(*, key: ApiKey, current: dict[str, KeySecret]) -> dict[str, forms.Form]:
-    """The forms an admin sees for one live key, filled with its settings, by name."""
-    found: dict[str, forms.Form] = {
-        f"roll_{role}": RollForm(
-            initial={"grace": DEFAULT_GRACE, "role": role, "current": secret.pk}
-        )
-        for role, secret in current.items()
-    }
-    found["access"] = AccessModeForm(initial={"access_mode": key.access_mode})
-    found["rule"] = IpRuleForm()
-    found["remove"] = forms.Form()  # no fields: it carries a refused removal's error
-    if key.is_integration:
-        found["revoke"] = RevokeForm()
-        found["events"] = AllowedEventsForm(
-            initial={"events_mode": key.events_mode, "allowed_events": key.allowed_events}
-        )
-    else:
-        found["ttl"] = CacheTtlForm(initial={"cache_ttl_minutes": key.cache_ttl_minutes})
-    return found

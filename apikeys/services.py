@@ -28,10 +28,10 @@ from apikeys.models import (
 from core import networks
 from core.actors import Actor
 from core.errors import field_error
+from core.eventnames import MAX_EVENT_NAME_LENGTH, event_name_problem
 from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
-MAX_EVENT_NAME_LENGTH = 200
 MAX_ALLOWED_EVENTS = 1_000
 
 
@@ -79,6 +79,24 @@ def _locked(key_id: int) -> ApiKey:
     return key
 
 
+def _name_free(*, workspace_id: int, name: str, key_id: int | None = None) -> None:
+    """Refuse a name that another live key of the workspace has (case and spaces aside).
+
+    The caller holds the workspace's row lock, so two concurrent changes cannot both pass.
+    """
+    taken = ApiKey.objects.filter(
+        workspace_id=workspace_id, revoked_at__isnull=True, name__iexact=name
+    ).exclude(pk=key_id)
+    if taken.exists():
+        raise field_error(
+            "name", f"Another live key of this workspace is called “{name}”.", "duplicate_name"
+        )
+
+
+def _workspace_locked(workspace_id: int) -> None:
+    Workspace.objects.select_for_update().filter(pk=workspace_id).first()
+
+
 def api_key_create(
     *,
     workspace: Workspace,
@@ -110,6 +128,8 @@ def api_key_create(
         )
     try:
         with transaction.atomic():
+            _workspace_locked(workspace.pk)
+            _name_free(workspace_id=workspace.pk, name=key.name)
             key.save()
             issued = IssuedKey(key=key)
             for role in _roles_of(kind):
@@ -169,6 +189,26 @@ def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Ro
             },
         )
     return new_secret
+
+
+def api_key_rename(*, key: ApiKey, name: str, by: Actor) -> ApiKey:
+    """Give a key another name; no two live keys of a workspace share one."""
+    name = (name or "").strip()
+    if not name:
+        raise field_error("name", "Give the key a name, e.g. “Website”.", "required")
+    if len(name) > ApiKey._meta.get_field("name").max_length:
+        raise field_error("name", "Keep the name to 100 characters or fewer.", "max_length")
+    with transaction.atomic():
+        _workspace_locked(key.workspace_id)
+        key = _locked(key.pk)
+        before = key.name
+        if name == before:
+            return key
+        _name_free(workspace_id=key.workspace_id, name=name, key_id=key.pk)
+        key.name = name
+        key.save(update_fields=["name"])
+        _changed(key, by=by, action="api_key.rename", changes={"before": before, "after": name})
+    return key
 
 
 def api_key_revoke(*, key: ApiKey, by: Actor) -> ApiKey:
@@ -285,19 +325,20 @@ def _event_names_clean(names: list[str]) -> list[str]:
         )
     seen: set[str] = set()
     for name in names:
-        if not isinstance(name, str) or not name:
-            raise field_error("allowed_events", "An event name cannot be empty.", "empty")
-        if any(char.isspace() or not char.isprintable() for char in name):
+        problem = event_name_problem(name)
+        if problem == "empty":
+            raise field_error("allowed_events", "An event name cannot be empty.", problem)
+        if problem == "whitespace":
             raise field_error(
                 "allowed_events",
                 f"“{name}” has whitespace or a control character in it.",
-                "whitespace",
+                problem,
             )
-        if len(name) > MAX_EVENT_NAME_LENGTH:
+        if problem == "max_length":
             raise field_error(
                 "allowed_events",
                 f"Event names are at most {MAX_EVENT_NAME_LENGTH} characters.",
-                "max_length",
+                problem,
             )
         if name in seen:
             raise field_error("allowed_events", f"“{name}” is listed twice.", "duplicate")
@@ -374,3 +415,8 @@ def metrics_cache_ttl_set(*, key: ApiKey, minutes: int, by: Actor) -> ApiKey:
             changes={"before": before, "after": minutes},
         )
     return key
+
+
+def event_names_check(names: list[str]) -> list[str]:
+    """The names as `api_key_set_allowed_events` takes them, or its refusal: for a preview."""
+    return _event_names_clean(names)

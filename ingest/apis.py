@@ -6,13 +6,11 @@ and records every refusal for the workspace's admins.
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apikeys import usage
 from apikeys.authentication import IntegrationKeyAuthentication
-from apikeys.keycache import KeySnapshot
 from apikeys.permissions import (
     EVENT_NOT_ALLOWED,
     SCOPE_READ_WRITE,
@@ -22,8 +20,7 @@ from apikeys.permissions import (
     KeyScope,
     events_check,
 )
-from core import rejections
-from core.clientip import client_address
+from apikeys.refusals import RecordsRefusals
 from core.exceptions import EventNotAllowed, InvalidKey, RateLimited
 from core.limiter import key_rate_wait
 from ingest import parsing, selectors, services
@@ -37,12 +34,10 @@ from ingest.schemas import (
     error_responses,
 )
 
-# Refusals that the admins' log records; a 404 is an answer about data, not a refusal.
-RECORDED_STATUSES = frozenset({400, 401, 403, 413, 415, 429})
 NO_CONTENT = OpenApiResponse(description="Accepted; no body.")
 
 
-class IntegrationView(APIView):
+class IntegrationView(RecordsRefusals):
     """Base of the Integration API views: key auth, address and scope checks, refusal log."""
 
     authentication_classes = [IntegrationKeyAuthentication]
@@ -56,35 +51,6 @@ class IntegrationView(APIView):
         wait = key_rate_wait(request.auth.key_id)
         if wait is not None:
             raise RateLimited(wait)
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        if response.status_code in RECORDED_STATUSES:
-            self._refusal_record(exc, response)
-        return response
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Every answer that was not a refusal is a call the key made and was accepted.
-        usage.usage_record_response(request)
-        return super().finalize_response(request, response, *args, **kwargs)
-
-    def _refusal_record(self, exc, response) -> None:
-        http_request = self.request._request
-        snapshot = getattr(exc, "snapshot", None)
-        if snapshot is None and isinstance(getattr(http_request, "auth", None), KeySnapshot):
-            snapshot = http_request.auth
-        reason = getattr(exc, "reason", None)
-        if reason is None:
-            missing = isinstance(exc, exceptions.NotAuthenticated)
-            reason = "missing_key" if missing else response.data.get("code", "refused")
-        rejections.rejection_record(
-            reason=reason,
-            address=client_address(http_request),
-            snapshot=snapshot,
-            method=http_request.method,
-            path=http_request.path,
-        )
-        usage.usage_record_response(http_request, snapshot=snapshot, reason=reason)
 
 
 class EventIngestApi(IntegrationView):

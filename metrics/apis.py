@@ -1,6 +1,5 @@
 """The Metrics API (../shared/CONTRACT.md §3): token exchange and queries, thin over services."""
 
-import json
 import uuid
 
 from django.conf import settings
@@ -8,21 +7,19 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apikeys import usage
 from apikeys.keycache import KeySnapshot
 from apikeys.permissions import AddressAllowed, HasKey
-from core import rejections
+from apikeys.refusals import RecordsRefusals
 from core.clientip import client_address
-from core.exceptions import InvalidBody, UnsupportedMediaType
+from core.exceptions import InvalidBody
+from core.jsonbody import json_object_read
 from metrics import services, tokens
 from metrics.authentication import AccessTokenAuthentication
 from metrics.exceptions import InvalidToken, MetricNotFound, QueryError
 from metrics.models import SavedMetric
 from metrics.sql import SqlError, decode_query
 
-RECORDED_STATUSES = frozenset({401, 403, 429})
 MAX_BODY_BYTES = 256 * 1024
 
 ERRORS = {
@@ -33,7 +30,8 @@ ERRORS = {
         401: "invalid_client / invalid_token",
         403: "ip_not_allowed, forbidden_table, forbidden_function",
         404: "metric_not_found",
-        413: "result_too_large",
+        413: "body_too_large, result_too_large",
+        415: "unsupported_media_type",
         429: "too_many_attempts (with Retry-After)",
     }.items()
 }
@@ -51,19 +49,7 @@ RESULT = inline_serializer(
 
 
 def _json_body(request) -> dict:
-    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise UnsupportedMediaType()
-    raw = request._request.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidBody(f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, RecursionError):
-        raise InvalidBody("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise InvalidBody("The body must be a JSON object.")
-    return body
+    return json_object_read(request, limit=MAX_BODY_BYTES)
 
 
 def _variables(body: dict) -> dict:
@@ -75,38 +61,12 @@ def _variables(body: dict) -> dict:
     return variables
 
 
-class _RecordsRefusals(APIView):
-    parser_classes: list = []
-
-    def handle_exception(self, exc):
-        response = super().handle_exception(exc)
-        if response.status_code in RECORDED_STATUSES:
-            http_request = self.request._request
-            snapshot = getattr(exc, "snapshot", None)
-            if snapshot is None and isinstance(getattr(self.request, "auth", None), KeySnapshot):
-                snapshot = self.request.auth
-            reason = getattr(exc, "reason", None) or response.data.get("code", "refused")
-            rejections.rejection_record(
-                reason=reason,
-                address=client_address(http_request),
-                snapshot=snapshot,
-                method=http_request.method,
-                path=http_request.path,
-            )
-            usage.usage_record_response(http_request, snapshot=snapshot, reason=reason)
-        return response
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Every answer with a known key that was not a refusal is a call the key made.
-        usage.usage_record_response(request)
-        return super().finalize_response(request, response, *args, **kwargs)
-
-
-class TokenView(_RecordsRefusals):
+class TokenView(RecordsRefusals):
     """`POST /metrics/auth/token`: the API key and client secret, for a short-lived token."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    parser_classes: list = []  # bodies are read by core.jsonbody, never by DRF
 
     @extend_schema(
         request=inline_serializer(
@@ -140,9 +100,10 @@ class TokenView(_RecordsRefusals):
         )
 
 
-class _QueryView(_RecordsRefusals):
+class _QueryView(RecordsRefusals):
     authentication_classes = [AccessTokenAuthentication]
     permission_classes = [HasKey, AddressAllowed]
+    parser_classes: list = []  # bodies are read by core.jsonbody, never by DRF
     unauthenticated_error = InvalidToken
 
     def _answer(self, run) -> Response:

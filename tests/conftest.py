@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 
 from apikeys import keycache, usage
 from apikeys.provisioning import workspace_provision
@@ -14,12 +13,19 @@ from workspaces.models import Membership
 from workspaces.services import membership_add
 
 # Fixtures shared across apps: the Integration API's keys, signed-in page clients, Metrics data.
-pytest_plugins = ["tests.support.keys", "tests.support.web", "tests.support.metrics"]
+pytest_plugins = [
+    "tests.support.isolation",
+    "tests.support.keys",
+    "tests.support.web",
+    "tests.support.metrics",
+]
 
 
 def _forget_everything():
+    from tests.support.isolation import forget_own_keys  # a plugin: imported once registered
+
     breakers_reset()  # a slow moment of the shared Redis must not spill into the next test
-    cache.clear()
+    forget_own_keys()
     keycache.key_config_changed()
     limiter.limiter_reset()
     rejections.rejections_reset()
@@ -29,7 +35,7 @@ def _forget_everything():
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Each test starts with an empty shared cache, no key snapshots, no blocks or samples."""
+    """Each test starts with none of the suite's cache keys, no key snapshots, blocks or samples."""
     _forget_everything()
     yield
     _forget_everything()

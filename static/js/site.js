@@ -17,6 +17,12 @@
       mark.className = "chip__mark";
       mark.setAttribute("aria-hidden", "true");
       chip.append(mark, document.createTextNode(box.value));
+      if (box.hasAttribute("data-count")) {
+        var count = document.createElement("span");
+        count.className = "chip__count";
+        count.textContent = " " + box.getAttribute("data-count");
+        chip.append(count);
+      }
       function show() {
         chip.setAttribute("aria-pressed", box.checked ? "true" : "false");
         mark.textContent = box.checked ? "✓" : "+";
@@ -47,11 +53,17 @@
     });
   }
 
-  // Confirmations: a native dialog; for a revoke, the answer is sent so no page needs to ask.
+  // Confirmations: a native dialog; when the form carries a flag (revoke, roll), the answer is
+  // sent so that no page needs to ask again. A roll's question is the chosen grace's own.
   function confirmForms(root) {
-    root.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    root.querySelectorAll("form[data-confirm], form[data-roll-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
-        if (!window.confirm(form.getAttribute("data-confirm"))) {
+        var question = form.getAttribute("data-confirm");
+        var grace = form.querySelector("select[name=grace]");
+        if (grace && grace.selectedOptions.length) {
+          question = grace.selectedOptions[0].getAttribute("data-confirm") || question;
+        }
+        if (!window.confirm(question)) {
           event.preventDefault();
           return;
         }

@@ -1,19 +1,24 @@
-"""The API settings page in a real browser: an admin's whole flow, then proof that the APIs obey it.
+"""The API settings pages in a real browser: lock a key down from evidence, the APIs obey.
 
-Drives Debian's chromium (nothing is downloaded by Playwright) against pytest-django's live server.
+Drives Debian's chromium (nothing is downloaded by Playwright) against pytest-django's live server,
+one browser for the module, at desktop width (1280 px) and phone width (390 px). After each action
+the feedback is asserted inside the viewport, and axe-core (bundled by axe-playwright-python)
+finds no serious or critical violation on the list and the key pages.
 """
 
+import os
 import re
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import expect, sync_playwright
 
+from apikeys import services, usage
 from apikeys.models import ApiKey
-from core.rejections import rejections_reset
-from ingest.models import EventName
+from core.actors import SYSTEM
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,6 +33,9 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SERVER_A, SERVER_B = "203.0.113.5", "198.51.100.9"
 
 
 @pytest.fixture
@@ -48,6 +56,25 @@ def playwright_browser(monkeypatch):
         connections.close_all()
 
 
+@pytest.fixture(scope="module")
+def shared_browser():
+    """One chromium for every test of this module (each test opens its own context)."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
+        yield playwright, browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def browser_session(shared_browser):
+    yield shared_browser
+    connections.close_all()
+
+
 def _log_in(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/w/acme/settings/api/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/w/acme/settings/api/"))
@@ -57,142 +84,173 @@ def _log_in(page, base_url: str, username: str, password: str) -> None:
     expect(page.get_by_role("heading", name="API settings", level=1)).to_be_visible()
 
 
-def test_admin_flow_and_the_apis_obey_it(
-    live_server, created, ws_admin, ws_member, playwright_browser
-):
-    playwright, browser = playwright_browser
-    rejections_reset()
-    workspace = created.workspace
-    now = timezone.now()
-    for name in ("signup", "page_view", "purchase"):
-        EventName.objects.create(
-            workspace=workspace, name=name, first_seen=now, last_seen=now, count=1
-        )
-    write_only = created.keys["writeOnly"].key
-    metrics = created.keys["metrics"].key
-    old_secret = created.secrets()["writeOnly"]
-    base = live_server.url
-    settings_url = f"{base}/w/acme/settings/api/"
-    ARTIFACTS.mkdir(exist_ok=True)
+def _in_viewport(page, locator) -> None:
+    """The element is shown, and its whole box is inside the viewport."""
+    expect(locator).to_be_visible()
+    box = locator.bounding_box()
+    size = page.viewport_size
+    assert box is not None
+    assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (box, size)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"], (box, size)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    status = page.locator(".messages")
-    card = page.locator(f"#key-{write_only.pk}")
 
-    _log_in(page, base, "alice", "alice-password-1")
+def _accessible(page, name: str) -> None:
+    """axe-core finds no serious or critical violation on the page as it is now."""
+    found = Axe().run(page).response["violations"]
+    bad = [
+        (item["id"], item["impact"], [node["target"] for node in item["nodes"]][:3])
+        for item in found
+        if item["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{name}: {bad}"
 
-    # An address with a description, seen in the table; then removed.
-    card.get_by_label("IP address or network").fill("203.0.113.0/24")
-    card.get_by_label("Description").fill("Office VPN")
-    card.get_by_role("button", name="Save", exact=True).click()
-    expect(status).to_contain_text("Added 203.0.113.0/24")
-    expect(card.get_by_role("cell", name="Office VPN")).to_be_visible()
-    card.get_by_role("button", name="Remove 203.0.113.0/24").click()
-    expect(status).to_contain_text("Removed 203.0.113.0/24")
-    expect(card.get_by_role("cell", name="Office VPN")).to_have_count(0)
 
-    # Specific locations with no address: the service's refusal, next to the field.
-    card.get_by_label("Specific locations").check()
-    card.get_by_role("button", name="Save access").click()
-    expect(card.get_by_role("alert")).to_contain_text("Add at least one IP address")
-    expect(card.get_by_label("Specific locations")).to_be_checked()
-    expect(card.get_by_label("Specific locations")).to_be_focused()
-
-    # Chips: toggled by mouse and by keyboard, plus a name never seen; saved.
-    card.get_by_label("Specific profile events").check()
-    card.get_by_role("button", name="signup", exact=True, pressed=False).click()
-    expect(card.get_by_role("button", name="signup", exact=True)).to_have_attribute(
-        "aria-pressed", "true"
-    )
-    card.get_by_role("button", name="page_view", exact=True).focus()
-    page.keyboard.press("Space")
-    expect(card.get_by_role("button", name="page_view", exact=True)).to_have_attribute(
-        "aria-pressed", "true"
-    )
-    card.get_by_label("Add an event name not seen yet").fill("checkout")
-    card.get_by_role("button", name="Save events").click()
-    expect(status).to_contain_text("now accepts only these events")
-    for name, pressed in (("signup", True), ("page_view", True), ("checkout", True)):
-        expect(card.get_by_role("button", name=name, exact=True, pressed=pressed)).to_be_visible()
-    expect(card.get_by_role("button", name="purchase", exact=True, pressed=False)).to_be_visible()
-
-    # Metrics cache TTL: 3 is refused with a clear message and kept in the field; 10 is saved.
-    metrics_card = page.locator(f"#key-{metrics.pk}")
-    metrics_card.get_by_label("Cache TTL (minutes)").fill("3")
-    metrics_card.get_by_role("button", name="Save TTL").click()
-    expect(metrics_card.get_by_role("alert")).to_contain_text("at least 5")
-    expect(metrics_card.get_by_label("Cache TTL (minutes)")).to_have_value("3")
-    metrics_card.get_by_label("Cache TTL (minutes)").fill("10")
-    metrics_card.get_by_role("button", name="Save TTL").click()
-    expect(status).to_contain_text("cached for 10 minutes")
-    expect(metrics_card.get_by_label("Cache TTL (minutes)")).to_have_value("10")
-
-    # Roll with no grace: the new secret is shown once, copied, and gone after a reload.
-    card.get_by_label("Old secret key stays valid for").select_option("none")
-    card.get_by_role("button", name="Roll secret key").click()
-    secret_field = page.get_by_label("Secret key", exact=True)
-    new_secret = secret_field.input_value()
-    assert new_secret.startswith("uf_wo_")
-    page.get_by_role("button", name="Copy").click()
-    expect(page.get_by_role("status")).to_contain_text("copied")
-    assert page.evaluate("navigator.clipboard.readText()") == new_secret
-    page.reload()  # chromium sends the POST again: the roll form's `current` makes it a no-op
-    expect(page.get_by_role("heading", name="API settings", level=1)).to_be_visible()
-    expect(status).to_contain_text("already rolled")
-    assert new_secret not in page.content()
-    expect(card.locator(".mask").first).to_have_text(re.compile(re.escape(new_secret[-4:]) + "$"))
-
-    # The page tells the truth: the Integration API obeys the roll and the events...
+def _api(playwright, base: str, secret: str):
+    """An Integration API client; `address` is the client address the trusted proxy adds."""
     api = playwright.request.new_context(base_url=base)
 
-    def ingest(secret: str, name: str):
+    def ingest(name: str = "page_view", *, address: str) -> int:
         return api.post(
             "/event/ingest",
-            headers={"Authorization": f"Bearer {secret}"},
+            headers={"Authorization": f"Bearer {secret}", "X-Forwarded-For": address},
             data={"name": name, "userId": "u1"},
+        ).status
+
+    return api, ingest
+
+
+def test_lock_a_key_down_from_its_seen_addresses(
+    live_server, created, ws_admin, browser_session, settings
+):
+    """Desktop: preview, monitor first, allow a would-be-refused address, enforce; axe."""
+    playwright, browser = browser_session
+    settings.TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"]
+    base = live_server.url
+    key = created.keys["readWrite"].key
+    api, ingest = _api(playwright, base, created.secrets()["readWrite"])
+    for number in range(3):  # six keys in all: the list still fits in two screens
+        services.api_key_create(
+            workspace=created.workspace, kind="write_only", name=f"App {number}", by=SYSTEM
         )
+    for address, count in ((SERVER_A, 3), (SERVER_B, 2)):
+        for _ in range(count):
+            assert ingest(address=address) == 204
+    usage.usage_flush()
 
-    assert ingest(old_secret, "signup").status == 401
-    assert ingest(new_secret, "signup").status == 204
-    refused = ingest(new_secret, "purchase")
-    assert (refused.status, refused.json()["code"]) == (403, "event_not_allowed")
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    _log_in(page, base, "alice", "alice-password-1")
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Read & Write key"))
+    expect(row).to_contain_text("Read & Write key usable from Anywhere")
+    expect(row).to_contain_text("5")  # calls in the last 24 hours
+    _accessible(page, "key list")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "settings-list.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollHeight") <= 2 * DESKTOP["height"]
 
-    # ... and the address list: Specific with a rule that excludes 127.0.0.1 refuses the call.
-    page.goto(settings_url)
-    card.get_by_label("IP address or network").fill("203.0.113.0/24")
-    card.get_by_role("button", name="Save", exact=True).click()
-    expect(status).to_contain_text("Added 203.0.113.0/24")
-    card.get_by_label("Specific locations").check()
-    card.get_by_role("button", name="Save access").click()
-    expect(status).to_contain_text("only from the addresses on its list")
-    refused = ingest(new_secret, "signup")
-    assert (refused.status, refused.json()["code"]) == (403, "ip_not_allowed")
+    row.get_by_role("link", name="Read & Write key").click()
+    access = page.locator("#access")
+    access.get_by_label("Specific locations").check()
+    access.get_by_label(f"Add {SERVER_A}").check()
+    access.get_by_role("button", name="Preview impact").click()
+    preview = page.locator("#access-preview")
+    expect(preview).to_contain_text(
+        "With these rules, 2 of 5 calls in the last 7 days, from 1 address, would have been "
+        "refused."
+    )
+    expect(preview.get_by_role("cell", name=SERVER_B)).to_be_visible()
+    _in_viewport(page, preview.get_by_role("heading", name="Impact preview"))
+    _accessible(page, "key page with a preview")
+    preview.get_by_role("button", name="Monitor first").click()
+    feedback = page.locator("#access-feedback")
+    expect(feedback).to_contain_text("monitoring its address list")
+    _in_viewport(page, feedback)
+    key.refresh_from_db()
+    assert (key.access_mode, key.address_enforcement) == ("specific", "monitor")
 
-    # The refusal is listed; "Allow this address" lets the next call through.
+    # Monitored: the unlisted server is still answered, and counted as "would refuse".
+    assert ingest(address=SERVER_B) == 204
+    usage.usage_flush()
     page.reload()
-    card.get_by_role("button", name=re.compile(r"^Allow this address: (127\.0\.0\.1|::1)$")).click()
-    expect(status).to_contain_text("Added")
-    assert ingest(new_secret, "signup").status == 204
-    api.dispose()
+    rejected = page.locator("#rejected")
+    expect(rejected.get_by_role("row", name=re.compile(SERVER_B))).to_contain_text("1")
+    rejected.get_by_role("button", name=f"Allow this address: {SERVER_B}").click()
+    assert dialogs[-1] == (
+        f"Allow {SERVER_B} to use “Read & Write key”? It is added to the key's address list."
+    )
+    expect(feedback).to_contain_text(f"Added {SERVER_B}/32")
+    _in_viewport(page, feedback)
 
-    write_only.refresh_from_db()
-    assert write_only.access_mode == ApiKey.AccessMode.SPECIFIC
-    page.screenshot(path=str(ARTIFACTS / "settings-page.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=str(ARTIFACTS / "settings-page-phone.png"), full_page=True)
+    page.get_by_role("button", name="Enforce the address list").click()
+    expect(feedback).to_contain_text("now refuses calls from addresses not on its list")
+    _in_viewport(page, feedback)
+    assert ingest(address=SERVER_B) == 204
+    assert ingest(address="192.0.2.1") == 403
+    key.refresh_from_db()
+    assert key.address_enforcement == ApiKey.Enforcement.ENFORCE
+    page.screenshot(path=str(ARTIFACTS / "key-page.png"), full_page=True)
+    api.dispose()
     context.close()
 
-    # A member sees the page, the masks and the rules, and no control that changes anything.
-    member = browser.new_context(viewport={"width": 1280, "height": 900})
-    member_page = member.new_page()
-    _log_in(member_page, base, "bob", "bob-password-1")
-    main = member_page.locator("main")
-    expect(main.locator("form")).to_have_count(0)
-    expect(main.locator("input, select, textarea")).to_have_count(0)
-    expect(main.get_by_role("button")).to_have_count(0)
-    expect(main).to_contain_text(new_secret[-4:])
-    expect(main).to_contain_text("203.0.113.0/24")
-    member.close()
+
+def test_allow_a_refused_event_and_roll_with_each_grace(
+    live_server, created, ws_admin, browser_session, settings
+):
+    """Phone: "Allow this event" from the rejected calls, then every roll grace; axe."""
+    playwright, browser = browser_session
+    settings.TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"]
+    base = live_server.url
+    key = created.keys["writeOnly"].key
+    services.api_key_set_allowed_events(key=key, mode="specific", names=["signup"], by=SYSTEM)
+    api, ingest = _api(playwright, base, created.secrets()["writeOnly"])
+    assert ingest("signup", address=SERVER_A) == 204
+    assert ingest("purchase", address=SERVER_A) == 403
+    usage.usage_flush()
+
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    _log_in(page, base, "alice", "alice-password-1")
+    _accessible(page, "key list, phone")
+    page.get_by_role("link", name="Write-Only key").click()
+    _accessible(page, "key page, phone")
+
+    rejected = page.locator("#rejected")
+    expect(rejected).to_contain_text("POST /event/ingest")
+    rejected.get_by_role("button", name="Allow this event: purchase").click()
+    feedback = page.locator("#events-feedback")
+    expect(feedback).to_contain_text("may now send “purchase”")
+    _in_viewport(page, feedback)
+    assert ingest("purchase", address=SERVER_A) == 204
+
+    secrets = page.locator("#secrets")
+    said = {
+        "none": "every client still using it is refused from this moment",
+        "1h": "keeps working for 1 hour, then stops",
+        "24h": "keeps working for 24 hours, then stops",
+        "7d": "keeps working for 7 days, then stops",
+    }
+    for number, grace in enumerate(("7d", "24h", "1h", "none")):
+        secrets.get_by_label("Old secret key stays valid for").select_option(grace)
+        secrets.get_by_role("button", name="Roll secret key…").click()
+        question = dialogs[-1]
+        assert "Roll the secret key of “Write-Only key” (Write-Only)?" in question
+        assert said[grace] in question
+        if number:  # an older secret is still in its grace: the dialog says it is cut
+            assert "are cut to the new grace" in question
+        secret = page.get_by_label("Secret key", exact=True).input_value()
+        assert secret.startswith("uf_wo_")
+        _in_viewport(page, page.locator(".secret-card .warning"))
+        page.get_by_role("link", name=re.compile("^Done")).click()
+        expect(secrets.locator(".mask").first).to_have_text(
+            re.compile(re.escape(secret[-4:]) + "$")
+        )
+    # "None" ended every older secret at once: only the newest works.
+    assert ingest("signup", address=SERVER_A) == 401
+    assert not key.secrets.filter(retires_at__gt=timezone.now()).exists()
+    page.screenshot(path=str(ARTIFACTS / "key-page-phone.png"), full_page=True)
+    api.dispose()
+    context.close()

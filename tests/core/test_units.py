@@ -7,9 +7,8 @@ import pytest
 from rest_framework import exceptions, serializers
 
 from apikeys.permissions import _NetworkIndex
-from core import networks
+from core import eventnames, jsonbody, networks
 from core.exceptions import EventNotAllowed, InvalidBody, api_exception_handler
-from ingest import parsing
 
 
 def _random_network(rng: random.Random):
@@ -53,17 +52,18 @@ def test_the_network_index_matches_exactly_as_networks_address_allowed():
         (1, False),
     ],
 )
-def test_event_names(name, valid):
-    assert parsing.name_valid(name) is valid
+def test_event_names_one_rule_for_ingestion_and_allow_lists(name, valid):
+    assert eventnames.event_name_valid(name) is valid
+    assert (eventnames.event_name_problem(name) is None) is valid
 
 
 def test_nesting_is_bounded_and_brackets_in_strings_do_not_count():
-    assert parsing.json_parse(("[" * 32 + "]" * 32).encode()) is not None
-    assert parsing.json_parse(('{"a": "' + "[" * 100 + '"}').encode()) == {"a": "[" * 100}
+    assert jsonbody.json_parse(("[" * 32 + "]" * 32).encode()) is not None
+    assert jsonbody.json_parse(('{"a": "' + "[" * 100 + '"}').encode()) == {"a": "[" * 100}
     with pytest.raises(InvalidBody, match="nested"):
-        parsing.json_parse(("[" * 33 + "]" * 33).encode())
+        jsonbody.json_parse(("[" * 33 + "]" * 33).encode())
     with pytest.raises(InvalidBody, match="nested"):
-        parsing.json_parse(("[" * 100_000 + "]" * 100_000).encode())
+        jsonbody.json_parse(("[" * 100_000 + "]" * 100_000).encode())
 
 
 def _render(exc, view=None):

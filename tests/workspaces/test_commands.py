@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from apikeys import crypto
 from apikeys.models import KeySecret
-from workspaces.models import Membership, Workspace
+from workspaces.models import AuditEvent, Membership, Workspace
 
 
 def _run_json(*args):
@@ -71,3 +71,37 @@ def test_demo_setup_is_idempotent():
     call_command("demo_setup", stdout=second)
     assert "uf_" not in second.getvalue()
     assert Workspace.objects.filter(slug="demo").count() == 1
+
+
+@pytest.mark.django_db
+def test_add_member_makes_a_new_user_an_admin_audited(workspace):
+    out = StringIO()
+    call_command("add_member", "acme", "frank", "--role", "admin", stdout=out)
+    user = get_user_model().objects.get(username="frank")
+    assert Membership.objects.get(workspace=workspace, user=user).role == "admin"
+    password = out.getvalue().split("password (shown once): ")[1].strip()
+    assert user.check_password(password)
+    audit = AuditEvent.objects.filter(workspace=workspace).order_by("-id").first()
+    assert (audit.action, audit.changes) == ("membership.add", {"user": "frank", "role": "admin"})
+
+
+@pytest.mark.django_db
+def test_add_member_changes_a_role_and_refuses_a_no_op(workspace, ws_member):
+    call_command("add_member", "acme", "bob", "--role", "admin", stdout=StringIO())
+    assert Membership.objects.get(workspace=workspace, user=ws_member).role == "admin"
+    audit = AuditEvent.objects.filter(workspace=workspace).order_by("-id").first()
+    assert (audit.action, audit.changes) == (
+        "membership.set_role",
+        {"before": "member", "after": "admin"},
+    )
+    with pytest.raises(CommandError, match="already an admin"):
+        call_command("add_member", "acme", "bob", "--role", "admin", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_add_member_refuses_an_unknown_workspace_or_role(workspace):
+    with pytest.raises(CommandError, match="No workspace"):
+        call_command("add_member", "nope", "gina", stdout=StringIO())
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("add_member", "acme", "gina", "--role", "owner", stdout=StringIO())
+    assert not get_user_model().objects.filter(username="gina").exists()

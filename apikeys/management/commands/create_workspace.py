@@ -1,13 +1,12 @@
 """`manage.py create_workspace <slug> --admin <username>`: provision a workspace and its keys."""
 
 import json
-import secrets
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from apikeys.management.users import user_get_or_create
 from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
 from workspaces.models import Membership, Workspace
@@ -38,7 +37,7 @@ class Command(BaseCommand):
             )
         try:
             with transaction.atomic():
-                user, password = _user_get_or_create(admin)
+                user, password = user_get_or_create(admin)
                 created = workspace_provision(name=name or slug, slug=slug, by=SYSTEM)
                 membership_add(
                     workspace=created.workspace, user=user, role=Membership.Role.ADMIN, by=SYSTEM
@@ -63,16 +62,3 @@ class Command(BaseCommand):
         self.stdout.write("Keys (shown once: copy them now, they cannot be shown again):")
         for label, secret in result["keys"].items():
             self.stdout.write(f"  {label:<20} {secret}")
-
-
-def _user_get_or_create(username: str):
-    User = get_user_model()
-    user = User.objects.filter(username=username).first()
-    if user is not None:
-        return user, None
-    password = secrets.token_urlsafe(12)
-    user = User(username=username)
-    user.full_clean(exclude=["password"])
-    user.set_password(password)
-    user.save()
-    return user, password

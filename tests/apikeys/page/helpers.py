@@ -37,3 +37,9 @@ def stored_state() -> tuple:
 
 def last_audit() -> AuditEvent:
     return AuditEvent.objects.order_by("-created_at", "-id").first()
+
+
+def key_page(key: ApiKey, section: str = "") -> str:
+    """A key's own page; with `section`, where a change of that section lands."""
+    url = reverse("apikeys:key", kwargs={"slug": "acme", "key_id": key.pk})
+    return f"{url}#{section}-feedback" if section else url

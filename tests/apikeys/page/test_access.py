@@ -9,7 +9,7 @@ from django.test import Client
 from apikeys import services
 from apikeys.models import IpRule
 from core.actors import SYSTEM
-from tests.apikeys.page.helpers import PAGE, action_url, stored_state
+from tests.apikeys.page.helpers import PAGE, action_url, key_page, stored_state
 from workspaces.models import Membership
 from workspaces.services import membership_add
 
@@ -26,7 +26,13 @@ def actions(write_only, metrics, rule) -> list[tuple[str, dict]]:
     """Every change the page can make, each with data that an admin's request would carry."""
     return [
         (action_url("key_create"), {"name": "New key", "kind": "write_only"}),
-        (action_url("key_roll", write_only), {"grace": "none", "role": "primary"}),
+        (
+            action_url("key_roll", write_only),
+            {"grace": "none", "role": "primary", "confirm": "yes"},
+        ),
+        (action_url("key_rename", write_only), {"name": "Renamed"}),
+        (action_url("key_expiry", write_only), {"expires_at": "2099-01-01T00:00"}),
+        (action_url("key_event_allow", write_only), {"name": "signup"}),
         (action_url("key_revoke", write_only), {"confirm": "yes"}),
         (action_url("key_access_mode", write_only), {"access_mode": "specific"}),
         (action_url("ip_rule_add", write_only), {"network": "203.0.113.7", "description": "x"}),
@@ -143,7 +149,8 @@ def test_admin_cannot_reach_another_workspaces_key_through_their_own(admin_web, 
     foreign = other_created.keys["writeOnly"].key
     before = stored_state()
     for name, data in (
-        ("key_roll", {"grace": "none", "role": "primary"}),
+        ("key_roll", {"grace": "none", "role": "primary", "confirm": "yes"}),
+        ("key_rename", {"name": "Mine now"}),
         ("key_revoke", {"confirm": "yes"}),
         ("ip_rule_add", {"network": "203.0.113.7"}),
     ):
@@ -166,6 +173,22 @@ def test_member_sees_the_page_without_secrets_or_controls(member_web, created, w
     assert re.findall(r"<form[^>]*action=\"([^\"]+)\"", html) == ["/logout/"]
     assert not re.search(r"<(input|select|textarea)\b(?![^>]*name=\"csrfmiddlewaretoken\")", html)
     assert "only its admins can change these settings" in html
+
+
+def test_member_sees_a_key_page_without_controls(member_web, created, write_only):
+    response = member_web.get(key_page(write_only))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for secret in created.secrets().values():
+        assert secret not in html
+    assert write_only.secrets.get().mask in html
+    # Only the logout form posts; the audit trail's filter is a GET form.
+    assert re.findall(r'<form method="post"[^>]*action="([^"]+)"', html) == ["/logout/"]
+    assert html.count("<form") == 2
+
+
+def test_the_key_page_of_a_stranger_is_404(outsider_web, write_only):
+    assert outsider_web.get(key_page(write_only)).status_code == 404
 
 
 def test_member_is_refused_every_action(member_web, actions):

@@ -5,10 +5,11 @@ import re
 import pytest
 from django.utils import timezone
 
-from apikeys import services
+from apikeys import restrict_services, services
 from apikeys.models import ApiKey, RejectedCall
 from core.actors import SYSTEM
-from tests.apikeys.page.helpers import PAGE, action_url, last_audit, stored_state
+from tests.apikeys.page.helpers import action_url, key_page, last_audit, stored_state
+from tests.apikeys.usage_helpers import flushed, ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_add_an_address_with_a_description(admin_web, write_only):
         {"network": " 203.0.113.7 ", "description": "Office VPN"},
     )
     assert response.status_code == 302
-    assert response["Location"] == f"{PAGE}#key-{write_only.pk}-access"
+    assert response["Location"] == key_page(write_only, "access")
     rule = write_only.ip_rules.get()
     assert (rule.network, rule.description) == ("203.0.113.7/32", "Office VPN")
     audit = last_audit()
@@ -29,7 +30,7 @@ def test_add_an_address_with_a_description(admin_web, write_only):
         "127.0.0.1",
     )
     assert audit.changes == {"network": "203.0.113.7/32", "description": "Office VPN"}
-    page = admin_web.get(PAGE).content.decode()
+    page = admin_web.get(response["Location"]).content.decode()
     assert "Added 203.0.113.7/32 to “Write-Only key”" in page
     assert "<code>203.0.113.7/32</code>" in page and "Office VPN" in page
     assert "apply only once “Specific locations” is chosen" in page
@@ -73,7 +74,7 @@ def test_a_refused_address_is_explained_next_to_the_field(admin_web, write_only,
     )
     assert response.status_code == 400
     html = response.content.decode()
-    field = f"key-{write_only.pk}-access-network"
+    field = "access-network"
     assert f'id="{field}-error" role="alert"' in html
     assert message in html.split(f'id="{field}-error"')[1].split("</div>")[0]
     assert f'aria-describedby="{field}-help {field}-error"' in html
@@ -109,7 +110,7 @@ def test_the_last_address_of_a_specific_key_stays(admin_web, write_only):
     response = admin_web.post(action_url("ip_rule_remove", write_only, rule_id=rule.pk))
     assert response.status_code == 400
     html = response.content.decode()
-    assert f'id="key-{write_only.pk}-access-remove-errors" role="alert"' in html
+    assert 'id="access-remove-errors" role="alert"' in html
     assert "This is the key&#x27;s last address" in html
     assert stored_state() == before
 
@@ -129,7 +130,7 @@ def test_specific_with_no_address_is_refused_next_to_the_choice(admin_web, write
     )
     assert response.status_code == 400
     html = response.content.decode()
-    error_id = f"key-{write_only.pk}-access-error"
+    error_id = "access-mode-error"
     assert f'id="{error_id}" role="alert"' in html
     assert "Add at least one IP address before choosing “Specific locations”" in html
     # The admin's choice is kept, and the focus lands on it with the error attached.
@@ -138,16 +139,25 @@ def test_specific_with_no_address_is_refused_next_to_the_choice(admin_web, write
     assert stored_state() == before
 
 
-def test_specific_with_an_address(admin_web, write_only):
+def test_specific_with_an_address_is_previewed_then_enforced(admin_web, write_only):
     services.ip_rule_add(key=write_only, network="203.0.113.7", by=SYSTEM)
+    before = stored_state()
+    preview = admin_web.post(action_url("key_access_mode", write_only), {"access_mode": "specific"})
+    assert preview.status_code == 200
+    assert "With these rules, none of the 0 calls in the last 7 days" in preview.content.decode()
+    assert stored_state() == before
     response = admin_web.post(
-        action_url("key_access_mode", write_only), {"access_mode": "specific"}
+        action_url("key_access_mode", write_only),
+        {"access_mode": "specific", "step": "enforce", "previewed": "203.0.113.7/32"},
     )
     assert response.status_code == 302
     write_only.refresh_from_db()
     assert write_only.access_mode == ApiKey.AccessMode.SPECIFIC
-    assert last_audit().changes == {"before": "anywhere", "after": "specific"}
-    assert "only from the addresses on its list" in admin_web.get(PAGE).content.decode()
+    assert last_audit().changes["after"] == {"mode": "specific", "enforcement": "enforce"}
+    assert (
+        "only from the addresses on its list"
+        in admin_web.get(response["Location"]).content.decode()
+    )
 
 
 def test_an_unknown_access_mode_is_refused(admin_web, write_only):
@@ -180,17 +190,28 @@ def _rejected(key, reason: str, ip: str | None) -> RejectedCall:
     )
 
 
-def test_rejected_calls_offer_to_allow_a_refused_address(admin_web, write_only):
-    services.ip_rule_add(key=write_only, network="198.51.100.0/24", by=SYSTEM)
-    _rejected(write_only, "ip_not_allowed", "203.0.113.9")
-    _rejected(write_only, "ip_not_allowed", "198.51.100.20")  # already covered by a rule
-    _rejected(write_only, "event_not_allowed", "192.0.2.1")
-    html = admin_web.get(PAGE).content.decode()
-    assert "Address not on the key&#x27;s list" in html
-    assert "Event name not allowed for this key" in html
-    assert 'aria-label="Allow this address: 203.0.113.9"' in html
-    assert "Allow this address: 198.51.100.20" not in html
-    assert "Allow this address: 192.0.2.1" not in html
+def test_rejected_calls_offer_to_allow_a_refused_address(
+    client, admin_web, created, write_only, django_capture_on_commit_callbacks
+):
+    secret = created.secrets()["writeOnly"]
+    with django_capture_on_commit_callbacks(execute=True):
+        restrict_services.api_key_access_set(
+            key=write_only, mode="specific", rules=["198.51.100.0/24"], by=SYSTEM
+        )
+        services.api_key_set_allowed_events(
+            key=write_only, mode="specific", names=["signup"], by=SYSTEM
+        )
+    assert ingest(client, secret, address="203.0.113.9") == 403
+    assert ingest(client, secret, address="198.51.100.20", names=["purchase"]) == 403
+    flushed()
+    html = admin_web.get(key_page(write_only)).content.decode()
+    rejected = html.split('<section id="rejected"')[1]
+    assert "Address not on the key&#x27;s list" in rejected
+    assert "Event name not allowed for this key" in rejected
+    assert 'aria-label="Allow this address: 203.0.113.9"' in rejected
+    assert 'data-confirm="Allow 203.0.113.9 to use “Write-Only key”?' in rejected
+    assert "Allow this address: 198.51.100.20" not in rejected  # already covered by a rule
+    assert 'aria-label="Allow this event: purchase"' in rejected
 
     response = admin_web.post(
         action_url("ip_rule_add", write_only),
@@ -198,16 +219,19 @@ def test_rejected_calls_offer_to_allow_a_refused_address(admin_web, write_only):
     )
     assert response.status_code == 302
     assert write_only.ip_rules.filter(network="203.0.113.9/32").exists()
-    assert "Allow this address: 203.0.113.9" not in admin_web.get(PAGE).content.decode()
+    assert (
+        "Allow this address: 203.0.113.9"
+        not in admin_web.get(key_page(write_only)).content.decode()
+    )
 
 
-def test_rejected_calls_of_other_workspaces_are_not_shown(admin_web, other_created):
+def test_rejected_calls_of_other_workspaces_are_not_shown(admin_web, other_created, write_only):
     _rejected(other_created.keys["writeOnly"].key, "ip_not_allowed", "203.0.113.66")
-    assert "203.0.113.66" not in admin_web.get(PAGE).content.decode()
+    assert "203.0.113.66" not in admin_web.get(key_page(write_only)).content.decode()
 
 
 def test_member_sees_rejected_calls_without_the_button(member_web, write_only):
     _rejected(write_only, "ip_not_allowed", "203.0.113.9")
-    html = member_web.get(PAGE).content.decode()
+    html = member_web.get(key_page(write_only)).content.decode()
     assert "203.0.113.9" in html
     assert "Allow this address" not in html

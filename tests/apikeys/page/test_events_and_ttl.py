@@ -7,25 +7,25 @@ import pytest
 from apikeys import services
 from apikeys.models import ApiKey
 from core.actors import SYSTEM
-from tests.apikeys.page.helpers import PAGE, action_url, last_audit, stored_state
+from tests.apikeys.page.helpers import action_url, key_page, last_audit, stored_state
 
 pytestmark = pytest.mark.django_db
 
 
 def chips(html: str, key: ApiKey) -> dict[str, bool]:
     """The chips of a key's events form: name -> switched on."""
-    section = html.split(f'id="key-{key.pk}-events"')[1].split("</section>")[0]
+    section = html.split('id="events"')[1].split("</section>")[0]
     found = re.findall(
-        r'<input type="checkbox" name="allowed_events" value="([^"]+)" ?(checked)?>', section
+        r'<input type="checkbox" name="allowed_events" value="([^"]+)"([^>]*)>', section
     )
-    return {name: bool(on) for name, on in found}
+    return {name: "checked" in rest for name, rest in found}
 
 
 def test_chips_show_the_catalogue_and_the_allowed_names(admin_web, write_only, catalogue):
     services.api_key_set_allowed_events(
         key=write_only, mode="specific", names=["signup", "legacy_event"], by=SYSTEM
     )
-    html = admin_web.get(PAGE).content.decode()
+    html = admin_web.get(key_page(write_only)).content.decode()
     assert chips(html, write_only) == {
         "legacy_event": True,
         "page_view": False,
@@ -38,7 +38,7 @@ def test_chips_of_other_workspaces_are_not_shown(admin_web, write_only, other_cr
     services.api_key_set_allowed_events(
         key=other_created.keys["writeOnly"].key, mode="specific", names=["secret_op"], by=SYSTEM
     )
-    assert "secret_op" not in admin_web.get(PAGE).content.decode()
+    assert "secret_op" not in admin_web.get(key_page(write_only)).content.decode()
 
 
 def test_allow_chosen_and_new_names(admin_web, write_only, catalogue):
@@ -48,22 +48,24 @@ def test_allow_chosen_and_new_names(admin_web, write_only, catalogue):
             "events_mode": "specific",
             "allowed_events": ["signup", "purchase"],
             "new_names": "checkout  signup\tcart_viewed",
+            "step": "enforce",
+            "previewed": "cart_viewed checkout purchase signup",
         },
     )
     assert response.status_code == 302
-    assert response["Location"] == f"{PAGE}#key-{write_only.pk}-events"
+    assert response["Location"] == key_page(write_only, "events")
     write_only.refresh_from_db()
     assert write_only.events_mode == ApiKey.EventsMode.SPECIFIC
     assert write_only.allowed_events == ["signup", "purchase", "checkout", "cart_viewed"]
     audit = last_audit()
     assert audit.action == "api_key.set_allowed_events"
     assert audit.changes["after"]["names"] == write_only.allowed_events
-    html = admin_web.get(PAGE).content.decode()
+    html = admin_web.get(response["Location"]).content.decode()
     assert "now accepts only these events: signup, purchase, checkout, cart_viewed." in html
     assert chips(html, write_only)["cart_viewed"] is True
 
 
-def test_allow_all_events(admin_web, write_only):
+def test_all_events_and_back_keeps_the_curated_list(admin_web, write_only, catalogue):
     services.api_key_set_allowed_events(key=write_only, mode="specific", names=["a"], by=SYSTEM)
     response = admin_web.post(
         action_url("key_allowed_events", write_only),
@@ -71,8 +73,9 @@ def test_allow_all_events(admin_web, write_only):
     )
     assert response.status_code == 302
     write_only.refresh_from_db()
-    # All keeps the curated list for a switch back.
     assert (write_only.events_mode, write_only.allowed_events) == ("all", ["a"])
+    # The chips still show the list, switched on, ready for "Specific" again.
+    assert chips(admin_web.get(key_page(write_only)).content.decode(), write_only)["a"] is True
 
 
 @pytest.mark.parametrize(
@@ -131,10 +134,10 @@ def test_cache_ttl_below_five_is_refused_with_a_clear_message(admin_web, metrics
     response = admin_web.post(action_url("metrics_cache_ttl", metrics), {"cache_ttl_minutes": "3"})
     assert response.status_code == 400
     html = response.content.decode()
-    field = f"key-{metrics.pk}-ttl"
-    assert f'id="{field}-error" role="alert"' in html
+    assert 'id="ttl-error" role="alert"' in html
     assert "The cache TTL must be at least 5 and at most 10,080 minutes (7 days)." in html
-    assert re.search(r'name="cache_ttl_minutes" step="1"\s+value="3"', html)
+    assert re.search(r'step="1" min="5" max="10080"\s+value="3"', html)
+    assert "the 7-day maximum" in html
     assert stored_state() == before
 
 
@@ -155,12 +158,15 @@ def test_cache_ttl_must_be_a_number(admin_web, metrics, value, message):
 def test_cache_ttl_of_ten(admin_web, metrics):
     response = admin_web.post(action_url("metrics_cache_ttl", metrics), {"cache_ttl_minutes": "10"})
     assert response.status_code == 302
-    assert response["Location"] == f"{PAGE}#key-{metrics.pk}-ttl"
+    assert response["Location"] == key_page(metrics, "cache")
     metrics.refresh_from_db()
     assert metrics.cache_ttl_minutes == 10
     audit = last_audit()
     assert (audit.action, audit.changes) == ("metrics.set_cache_ttl", {"before": 5, "after": 10})
-    assert "Metrics results are now cached for 10 minutes." in admin_web.get(PAGE).content.decode()
+    html = admin_web.get(response["Location"]).content.decode()
+    section = html.split('id="cache"')[1]
+    assert 'id="cache-feedback"' in section
+    assert "Metrics results are now cached for 10 minutes." in section
 
 
 def test_an_integration_key_has_no_cache_ttl(admin_web, write_only):
