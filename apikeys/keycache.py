@@ -183,9 +183,10 @@ def _fresh(snapshot: KeySnapshot | None, read_at: float, now: float, bound: floa
 def _revalidate(snapshot: KeySnapshot) -> bool:
     """Whether the database still holds this snapshot's version of its key (one indexed read)."""
     epoch, started = _local.epoch, time.monotonic()
-    version = ApiKey.objects.filter(pk=snapshot.key_id).values_list("version", flat=True).first()
-    if version is None:
-        return False
+    found = list(ApiKey.objects.filter(pk=snapshot.key_id).values_list("version", flat=True))
+    if not found:
+        return False  # the key is gone (its workspace was deleted)
+    version = found[0]
     with _local.lock:
         known = _local.versions.get(snapshot.key_id)
         if epoch == _local.epoch and (known is None or known[0] <= version):

@@ -99,10 +99,12 @@ def test_settings_page_changes_hold_on_every_worker_without_redis(embedded):
     admin.sign_in("ann", provisioned["admin"]["password"])
     page = "/w/demo/settings/api/"
 
-    # Allowed events: only "signup" from now on.
-    status, body = admin.request(
-        "POST", f"{page}keys/{key_id}/events/", {"events_mode": "specific", "new_names": "signup"}
-    )
+    # Allowed events: only "signup" from now on, previewed then enforced, as the page does it.
+    events = {"events_mode": "specific", "new_names": "signup"}
+    status, body = admin.request("POST", f"{page}keys/{key_id}/events/", events)
+    assert status == 200 and 'name="previewed"' in body, body[:2000]
+    enforce = {**events, "step": "enforce", "previewed": "signup"}
+    status, body = admin.request("POST", f"{page}keys/{key_id}/events/", enforce)
     assert status == 302, body[:2000]
     time.sleep(BOUND + SLACK)
     stored_before = _stored(database, "page_view")
