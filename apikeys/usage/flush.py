@@ -90,9 +90,12 @@ def _hours_write(hours: dict) -> None:
 
 
 def _addresses_write(addresses: dict) -> None:
+    texts: dict[tuple[int, int, str], list] = {}
+    for (key_id, day, address), entry in addresses.items():
+        texts[(key_id, day, "" if address is None else str(address))] = entry
     rows = (
         (key_id, _day(day), address, _moment(first), _moment(last), *counts)
-        for (key_id, day, address), (first, last, *counts) in sorted(addresses.items())
+        for (key_id, day, address), (first, last, *counts) in sorted(texts.items())
     )
     model = KeyUsageAddress
     _upsert(
@@ -173,6 +176,7 @@ def _cap(model, order: str, limit: int, pairs: Iterable[tuple[int, int]]) -> Non
 
 
 def _write_all(pending: Pending) -> None:
+    pending.events_fold()
     with transaction.atomic():
         _hours_write(pending.hours)
         _addresses_write(pending.addresses)

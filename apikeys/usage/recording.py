@@ -9,8 +9,7 @@ import atexit
 import logging
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -20,14 +19,13 @@ from django.db import DatabaseError, connection
 from apikeys.keycache import KeySnapshot
 from apikeys.models_usage import Outcome
 from apikeys.usage import flush
-from apikeys.usage.pending import MAX_PENDING_ADDRESSES, MAX_PENDING_EVENTS, Pending
+from apikeys.usage.pending import MAX_LISTED_NAMES, MAX_PENDING_ADDRESSES, Pending
 from core.clientip import client_address
 from core.networks import IPAddress
 
 logger = logging.getLogger(__name__)
 
 MAX_REASON_LENGTH = 50
-MAX_NAME_LENGTH = 200
 
 _ACCEPTED = Outcome.ACCEPTED.value
 _REFUSED = Outcome.REFUSED.value
@@ -76,7 +74,6 @@ def usage_record_call(
     hour = int(now // 3600)
     day = hour // 24
     key_id = snapshot.key_id
-    text = "" if address is None else str(address)
     state = _state
     with state.lock:
         pending = state.pending
@@ -91,11 +88,12 @@ def usage_record_call(
         else:
             bucket = (key_id, hour, _REFUSED, reason[:MAX_REASON_LENGTH])
             hours[bucket] = hours.get(bucket, 0) + 1
-        entry = pending.addresses.get((key_id, day, text))
+        # The address object itself: made text only at the flush, off the hot path.
+        entry = pending.addresses.get((key_id, day, address))
         if entry is None:
             if len(pending.addresses) >= MAX_PENDING_ADDRESSES:
                 return
-            entry = pending.addresses[(key_id, day, text)] = [now, now, 0, 0, 0]
+            entry = pending.addresses[(key_id, day, address)] = [now, now, 0, 0, 0]
         entry[1] = now
         if reason is not None:
             entry[3] += 1
@@ -108,31 +106,27 @@ def usage_record_call(
 def usage_record_events(
     *,
     snapshot: KeySnapshot,
-    accepted: Iterable[str] = (),
-    refused: Iterable[str] = (),
-    would_refuse: Iterable[str] = (),
+    accepted: Sequence[str] = (),
+    refused: Sequence[str] = (),
+    would_refuse: Sequence[str] = (),
 ) -> None:
     """Count the event names of one call: stored ones, refused ones, and stored ones that a
-    monitored event list would have refused (these are also in `accepted`). Repeats count."""
+    monitored event list would have refused (these are also in `accepted`). Repeats count.
+
+    The lists are kept as they are until the next flush counts them: do not change them after.
+    """
     if not _enabled():
         return
     now = time.time()
-    day = int(now // 86400)
-    key_id = snapshot.key_id
-    columns = [Counter(accepted), Counter(refused), Counter(would_refuse)]
     state = _state
     with state.lock:
-        events = state.pending.events
-        for column, counts in enumerate(columns):
-            for name, count in counts.items():
-                bucket = (key_id, day, name[:MAX_NAME_LENGTH])
-                entry = events.get(bucket)
-                if entry is None:
-                    if len(events) >= MAX_PENDING_EVENTS:
-                        continue
-                    entry = events[bucket] = [0, 0, 0, now]
-                entry[column] += count
-                entry[3] = now
+        pending = state.pending
+        pending.event_lists.append(
+            (snapshot.key_id, int(now // 86400), now, accepted, refused, would_refuse)
+        )
+        pending.listed_names += len(accepted) + len(refused)
+        if pending.listed_names > MAX_LISTED_NAMES:
+            pending.events_fold()
 
 
 def usage_record_secret(secret_id: int) -> None:

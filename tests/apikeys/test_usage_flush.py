@@ -4,6 +4,7 @@ from datetime import timedelta
 from ipaddress import ip_address
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -121,3 +122,17 @@ def test_flush_runs_after_a_request_once_the_interval_is_up(client, created, key
     assert response.status_code == 204
     assert not recording._state.pending  # written once the response was done
     assert KeyUsageAddress.objects.get().accepted == 1
+
+
+def test_the_flush_prunes_old_rows_about_once_an_hour(snapshot, key, settings):
+    _calls(snapshot, "203.0.113.1", 1)
+    assert usage.usage_flush()  # claims this hour's pruning (nothing to prune yet)
+    KeyUsageHour.objects.update(hour=timezone.now() - timedelta(days=100))
+    _calls(snapshot, "203.0.113.1", 1)
+    assert usage.usage_flush()
+    assert KeyUsageHour.objects.count() == 2  # pruned at most once an hour
+
+    cache.delete(flush.PRUNE_CACHE_KEY)  # an hour later
+    _calls(snapshot, "203.0.113.1", 1)
+    assert usage.usage_flush()
+    assert list(KeyUsageHour.objects.values_list("calls", flat=True)) == [2]

@@ -172,3 +172,25 @@ def test_recording_can_be_turned_off(client, secret, key, settings):
     assert ingest(client, secret, address=HOME) == 204
     flushed()
     assert usage_selectors.usage_addresses(key=key) == []
+
+
+def test_metrics_key_usage_counts_exchanges_and_queries(client, created):
+    from tests.support.metrics import encoded, exchange
+
+    metrics = created.keys["metrics"].key
+    token = exchange(client, created, REMOTE_ADDR=HOME).json()["accessToken"]
+    response = client.post(
+        "/metrics/query",
+        {"encodedQuery": encoded("SELECT 1 AS one")},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        REMOTE_ADDR=OFFICE,
+    )
+    assert response.status_code == 200
+    flushed()
+
+    assert usage_selectors.usage_by_hour(key=metrics, hours=1)[0].accepted == 2
+    assert {row.address for row in usage_selectors.usage_addresses(key=metrics)} == {HOME, OFFICE}
+    used = {row.role: row.last_used_at for row in usage_selectors.secret_last_used(key=metrics)}
+    assert set(used) == {"primary", "client_secret"}
+    assert all(used.values())  # the exchange used both halves of the pair
