@@ -2,6 +2,8 @@
 #   make run   - virtual environment, install, migrate, demo workspace, serve on 127.0.0.1:8000
 #                (another address or port: make run HOST=127.0.0.1:8001)
 #   make test  - virtual environment, install, the whole test suite
+#   make serve HOST=0.0.0.0:80 - the production stack in the foreground: nginx and both gunicorn
+#                pools (deploy/serve.py; settings from the environment or .env; Ctrl-C stops it)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +20,7 @@ define lock_is_current
 	  { echo "$(1) was not made from the current $(2): run 'make lock' and commit it" >&2; exit 1; }
 endef
 
-.PHONY: run test lint venv venv-dev collectstatic lock
+.PHONY: run serve test lint venv venv-dev collectstatic lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -48,6 +50,9 @@ run: venv
 	$(BIN)/python manage.py demo_setup
 	@echo "Serving on http://$(HOST)/  (API Settings: http://$(HOST)/w/demo/settings/api/)"
 	$(BIN)/python manage.py runserver $(HOST)
+
+serve: venv
+	$(BIN)/python deploy/serve.py $(HOST)
 
 test: venv-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -60,11 +60,11 @@ class ApiKeyAdmin(ServiceModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [(None, {"fields": ["workspace", "kind", "name", "expires_at"]})]
-        settings = ["expires_at", "access_mode", "address_rules"]
+        settings = ["expires_at", "access_mode", "address_rules", "address_enforcement"]
         if obj.kind == ApiKey.Kind.METRICS:
             settings.append("cache_ttl_minutes")
         else:
-            settings += ["events_mode", "allowed_events"]
+            settings += ["events_mode", "allowed_events", "event_enforcement"]
         return [(None, {"fields": self.shown_fields}), ("Settings", {"fields": settings})]
 
     def get_readonly_fields(self, request, obj=None):

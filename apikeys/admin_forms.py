@@ -6,6 +6,7 @@ from django import forms
 
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import ApiKey, IpRule, KeySecret
+from apikeys.restrict_services import api_key_enforcement_set
 from apikeys.services import (
     IssuedKey,
     api_key_create,
@@ -65,7 +66,15 @@ class ApiKeySettingsForm(ServiceModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ["expires_at", "access_mode", "events_mode", "allowed_events", "cache_ttl_minutes"]
+        fields = [
+            "expires_at",
+            "access_mode",
+            "address_enforcement",
+            "events_mode",
+            "allowed_events",
+            "event_enforcement",
+            "cache_ttl_minutes",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,6 +95,9 @@ class ApiKeySettingsForm(ServiceModelForm):
             mode = data["events_mode"]
             names = data.get("allowed_events", []) if mode == ApiKey.EventsMode.SPECIFIC else []
             self.call(api_key_set_allowed_events, key=key, mode=mode, names=names)
+        for which, name in (("addresses", "address_enforcement"), ("events", "event_enforcement")):
+            if name in changed:
+                self.call(api_key_enforcement_set, key=key, which=which, mode=data[name])
         if "cache_ttl_minutes" in changed:
             self.call(metrics_cache_ttl_set, key=key, minutes=data["cache_ttl_minutes"])
 

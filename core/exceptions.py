@@ -5,15 +5,20 @@ what a client needs to fix the call: `field`, `index` (in a batch) or `events`. 
 echoes a request header, and every detail passes through the secret redactor on its way out.
 """
 
+import logging
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
 from core.redaction import redact
+
+logger = logging.getLogger(__name__)
 
 INVALID_KEY_DETAIL = "Send a valid API key in the Authorization header, with the scheme “Bearer”."
 
@@ -63,6 +68,21 @@ class RateLimited(_Wait):
 
     default_code = "rate_limited"
     default_detail = "This key is over its request rate; retry later."
+
+
+class Unavailable(_Wait):
+    """The database cannot be reached: nothing was done, and the call may be sent again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = "The service cannot reach its database just now; retry shortly."
+
+    def __init__(self):
+        super().__init__(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)
+
+
+# What Django raises when the database is down, restarting or dropped the connection.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 
 
 class IpNotAllowed(ApiError):
@@ -144,9 +164,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Any:
 
     A generic DRF `NotAuthenticated` (no authenticator accepted the call) becomes the view's own
     401 error when it names one (`unauthenticated_error`), so that every 401 reads the same.
+    A database that cannot be reached is 503 `unavailable` with Retry-After, never a 500.
     """
     view = context.get("view")
-    if isinstance(exc, Http404):
+    if isinstance(exc, DATABASE_UNREACHABLE):
+        logger.warning("Database unreachable: %s", exc)
+        exc = Unavailable()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

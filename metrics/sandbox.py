@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 
 from .sql import CompiledQuery, SqlError, compile_query
 from .sql.schema import READABLE_COLUMNS
@@ -150,6 +150,12 @@ def _failed(error: Exception, message: str) -> SqlError:
     return SqlError("query_failed", "The database could not run the query.")
 
 
+def _connection_lost(error: Exception) -> bool:
+    """Whether the connection failed or the server is shutting down or starting up."""
+    sqlstate = getattr(error, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
+
+
 def _timed_out(timeout: float) -> SqlError:
     return SqlError(
         "query_timeout",
@@ -184,6 +190,11 @@ def _fetch_postgres(
         raise _timed_out(timeout) from None
     except psycopg.errors.LockNotAvailable:
         raise _timed_out(timeout) from None
+    except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+        if _connection_lost(error):  # the database went away: 503, not the query's fault
+            raise OperationalError(str(error)) from error
+        diag = getattr(error, "diag", None)
+        raise _failed(error, getattr(diag, "message_primary", "") or "") from None
     except psycopg.Error as error:
         diag = getattr(error, "diag", None)
         raise _failed(error, getattr(diag, "message_primary", "") or "") from None

@@ -8,6 +8,7 @@ it does not take every host out at once for something none of them can fix.
 
 import secrets
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
@@ -37,7 +38,7 @@ def ready(request):
         {"status": status, "checks": checks}, status=503 if status == "unavailable" else 200
     )
     if status == "unavailable":
-        response["Retry-After"] = "5"
+        response["Retry-After"] = str(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)
     return response
 
 
@@ -52,9 +53,14 @@ def _database_ok() -> bool:
 
 def _cache_ok() -> bool:
     """Whether the shared cache stores and returns a value; an open breaker answers at once."""
-    probe = secrets.token_hex(4)
+    # A key of its own: probes running at once (two workers, two load balancers) must not
+    # read each other's value.
+    probe = secrets.token_hex(8)
+    key = f"health:probe:{probe}"
     try:
-        cache.set("health:probe", probe, timeout=10)
-        return cache.get("health:probe") == probe
+        cache.set(key, probe, timeout=10)
+        ok = cache.get(key) == probe
+        cache.delete(key)
+        return ok
     except Exception:
         return False

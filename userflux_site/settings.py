@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "userflux_site.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -238,6 +239,26 @@ METRICS_STATEMENT_TIMEOUT = env.float("METRICS_STATEMENT_TIMEOUT", default=10.0)
 METRICS_ROW_CAP = env.int("METRICS_ROW_CAP", default=10_000)
 METRICS_MAX_QUERY_LENGTH = env.int("METRICS_MAX_QUERY_LENGTH", default=100_000)
 METRICS_MAX_RESULT_BYTES = env.int("METRICS_MAX_RESULT_BYTES", default=5 * 1024 * 1024)
+
+# The production stack (deploy/serve.py; docs/operations.md "Processes").
+# Sync workers of the web pool (ingestion, pages, admin); 0: one per core, at least 2.
+SERVE_WEB_WORKERS = env.int("SERVE_WEB_WORKERS", default=0)
+# Workers of the Metrics pool, and the threads (concurrent queries) in each.
+SERVE_METRICS_WORKERS = env.int("SERVE_METRICS_WORKERS", default=2)
+SERVE_METRICS_THREADS = env.int("SERVE_METRICS_THREADS", default=4)
+# Where each pool listens, for nginx; port 0 is a free port of serve.py's choosing.
+SERVE_WEB_BIND = env.str("SERVE_WEB_BIND", default="127.0.0.1:0")
+SERVE_METRICS_BIND = env.str("SERVE_METRICS_BIND", default="127.0.0.1:0")
+# Other hosts' pools that this host's nginx balances over too (host:port, comma-separated).
+SERVE_WEB_UPSTREAMS = env.list("SERVE_WEB_UPSTREAMS", default=[])
+SERVE_METRICS_UPSTREAMS = env.list("SERVE_METRICS_UPSTREAMS", default=[])
+# TLS in nginx: a PEM certificate (chain) and its key; empty: plain HTTP (TLS ends in front).
+SERVE_TLS_CERTIFICATE = env.str("SERVE_TLS_CERTIFICATE", default="")
+SERVE_TLS_KEY = env.str("SERVE_TLS_KEY", default="")
+# A directory for the stack's log files; empty: every log to serve.py's stdout and stderr.
+SERVE_LOG_DIR = env.str("SERVE_LOG_DIR", default="")
+# Retry-After, in seconds, of a 503 answered while the database cannot be reached.
+UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
 
 # Production hardening: on whenever DEBUG is off, each switchable for a plain-HTTP benchmark.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -5,6 +5,9 @@ from django.urls import include, path
 
 from userflux_site import health
 
+# Whatever fails outside a view: JSON on API paths, and 503 when the database is unreachable.
+handler500 = "userflux_site.unavailable.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.live, name="health-live"),

@@ -231,11 +231,20 @@ def test_revoke_action_revokes_and_audits(admin_client, created):
 
 def settings_form(key: ApiKey, **changes) -> dict:
     """The key's change form as the browser posts it, with these fields changed."""
-    data = {"expires_at_0": "", "expires_at_1": "", "access_mode": key.access_mode}
+    data = {
+        "expires_at_0": "",
+        "expires_at_1": "",
+        "access_mode": key.access_mode,
+        "address_enforcement": key.address_enforcement,
+    }
     if key.kind == ApiKey.Kind.METRICS:
         data["cache_ttl_minutes"] = key.cache_ttl_minutes
     else:
-        data |= {"events_mode": key.events_mode, "allowed_events": "\n".join(key.allowed_events)}
+        data |= {
+            "events_mode": key.events_mode,
+            "allowed_events": "\n".join(key.allowed_events),
+            "event_enforcement": key.event_enforcement,
+        }
     return data | changes
 
 
@@ -296,6 +305,16 @@ def test_expiry_and_allowed_events_go_through_their_services(admin_client, creat
         "api_key.set_allowed_events",
         "api_key.set_expiry",
     ]
+
+
+def test_monitor_mode_goes_through_its_service(admin_client, created):
+    key = created.keys["writeOnly"].key
+    data = settings_form(key, address_enforcement="monitor", event_enforcement="monitor")
+    response = admin_client.post(admin_url("apikey", "change", key.pk), data)
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.address_enforcement, key.event_enforcement) == ("monitor", "monitor")
+    assert actions(actor_label="admin") == ["api_key.set_enforcement"] * 2
 
 
 @pytest.mark.parametrize(

@@ -136,3 +136,17 @@ def test_the_flush_prunes_old_rows_about_once_an_hour(snapshot, key, settings):
     _calls(snapshot, "203.0.113.1", 1)
     assert usage.usage_flush()
     assert list(KeyUsageHour.objects.values_list("calls", flat=True)) == [2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_deleted_before_the_flush_loses_only_its_own_counts(created, other_created):
+    gone = keycache.snapshot_for_hash(crypto.secret_hash(created.secrets()["writeOnly"]))
+    kept = keycache.snapshot_for_hash(crypto.secret_hash(other_created.secrets()["writeOnly"]))
+    _calls(gone, "203.0.113.1", 2)
+    _calls(kept, "203.0.113.2", 3)
+    usage.usage_record_events(snapshot=gone, accepted=["a"])
+    created.workspace.delete()
+
+    assert usage.usage_flush()
+    assert list(KeyUsageAddress.objects.values_list("address", "accepted")) == [("203.0.113.2", 3)]
+    assert not KeyUsageEvent.objects.exists()

@@ -1,6 +1,7 @@
 """No response, log line or stored refusal ever holds a secret or an Authorization value."""
 
 import logging
+import sys
 
 import pytest
 
@@ -47,3 +48,19 @@ def test_secrets_never_reach_responses_or_logs(api, secrets, caplog, which, sett
     assert secret not in caplog.text
     for record in caplog.records:
         assert secret not in record.getMessage()
+
+
+def test_a_traceback_that_quotes_a_secret_is_redacted_too():
+    """An exception's message may quote a request line: its traceback passes the filter too."""
+    from core.redaction import RedactSecretsFilter
+
+    secret = "uf_wo_" + "Ab3" * 12 + "xy"
+    try:
+        raise ValueError(f"bad request line 'GET /?k={secret}'")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    handler = logging.StreamHandler()
+    assert RedactSecretsFilter().filter(record)
+    text = handler.format(record)
+    assert "ValueError" in text and "[redacted]" in text
+    assert secret not in text

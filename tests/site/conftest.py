@@ -1,0 +1,26 @@
+"""The production stack, started once per test module against the test database."""
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.site.stack import require_nginx, start_stack
+
+
+def _test_database_url() -> str:
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, tmp_path_factory):
+    """nginx and both pools (deploy/serve.py) on free ports, on PostgreSQL and Redis."""
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    require_nginx()
+    running = start_stack(tmp_path_factory.mktemp("stack"), _test_database_url())
+    yield running
+    assert running.stop() == 0, running.log_text()
