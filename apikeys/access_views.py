@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 
 from apikeys import restrict_services, services
 from apikeys.access_forms import AccessSetForm, EnforceForm, EventsSetForm, proposal_signature
-from apikeys.forms import IpRuleForm, add_service_errors
+from apikeys.forms import IpRuleForm
 from apikeys.key_page import (
     INVALID,
     SEEN_ADDRESSES,
@@ -26,6 +26,7 @@ from apikeys.models import ApiKey, IpRule
 from apikeys.page_feedback import feedback, to_key
 from apikeys.usage_selectors import impact_preview, usage_addresses
 from core.actors import Actor
+from core.forms import add_service_errors
 from workspaces.views import change_view
 
 NAMES_SHOWN_IN_MESSAGE = 10

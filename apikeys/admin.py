@@ -12,7 +12,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apikeys import admin_workspaces  # noqa: F401  (registers the workspace admin)
-from apikeys.admin_forms import ApiKeyAddForm, ApiKeySettingsForm, IpRuleAddForm, RollForm
+from apikeys.admin_forms import (
+    ApiKeyAddForm,
+    ApiKeyRollAdminForm,
+    ApiKeySettingsForm,
+    IpRuleAddForm,
+)
 from apikeys.lifecycle import GRACE_PERIODS, key_state
 from apikeys.models import ApiKey, IpRule, KeySecret
 from apikeys.services import api_key_revoke, api_key_roll, ip_rule_remove
@@ -59,7 +64,8 @@ class ApiKeyAdmin(ServiceModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": ["workspace", "kind", "name", "expires_at"]})]
+            fields = ["workspace", "kind", "name", "expires_at", "seen_latest_key_id"]
+            return [(None, {"fields": fields})]
         settings = ["expires_at", "access_mode", "address_rules", "address_enforcement"]
         if obj.kind == ApiKey.Kind.METRICS:
             settings.append("cache_ttl_minutes")
@@ -168,15 +174,20 @@ class ApiKeyAdmin(ServiceModelAdmin):
         )
 
     def _roll(self, request, keys: list[ApiKey], *, confirmed: bool, action: str = ""):
-        has_metrics = any(key.kind == ApiKey.Kind.METRICS for key in keys)
-        form = RollForm(request.POST if confirmed else None, has_metrics=has_metrics)
+        form = ApiKeyRollAdminForm(request.POST if confirmed else None, keys=keys)
         if not (confirmed and form.is_valid()):
             return self._confirm_page(request, keys, title="Roll secrets", form=form, action=action)
         by, grace, role = Actor.for_request(request), form.cleaned_data["grace"], form.chosen_role
         rows, errors = [], []
         for key in keys:
             try:
-                secret = api_key_roll(key=key, grace=grace, role=role, by=by)
+                secret = api_key_roll(
+                    key=key,
+                    grace=grace,
+                    role=role,
+                    by=by,
+                    seen_secret_id=form.seen_secret_id(key, role),
+                )
             except ValidationError as error:
                 errors.append(f"{key}: {' '.join(error.messages)}")
             else:

@@ -4,9 +4,10 @@ from typing import Any
 
 from django import forms
 
-from apikeys.lifecycle import GRACE_PERIODS
+from apikeys.lifecycle import GRACE_CHOICES
 from apikeys.models import ApiKey, IpRule, KeySecret
 from apikeys.restrict_services import api_key_enforcement_set
+from apikeys.selectors import latest_key_id
 from apikeys.services import (
     IssuedKey,
     api_key_create,
@@ -41,11 +42,21 @@ class EventNamesField(forms.CharField):
 
 
 class ApiKeyAddForm(ServiceModelForm):
-    """A new key of a workspace, with its secret(s), made by `api_key_create`."""
+    """A new key of a workspace, with its secret(s), made by `api_key_create`.
+
+    `seen_latest_key_id` is the newest key id when the form was shown: the service refuses a
+    form sent twice (a reload of the answer) rather than make a second key.
+    """
+
+    seen_latest_key_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = ApiKey
         fields = ["workspace", "kind", "name", "expires_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["seen_latest_key_id"].initial = latest_key_id()
 
     def apply(self) -> None:
         data = self.cleaned_data
@@ -55,6 +66,7 @@ class ApiKeyAddForm(ServiceModelForm):
             kind=data["kind"],
             name=data["name"],
             expires_at=data.get("expires_at"),
+            seen_latest_key_id=data.get("seen_latest_key_id"),
         )
         if issued is not None:
             self.adopt(issued.key)
@@ -118,12 +130,17 @@ class IpRuleAddForm(ServiceModelForm):
             self.adopt(rule)
 
 
-class RollForm(forms.Form):
-    """How to roll: which secret, and how long the old one keeps working."""
+class ApiKeyRollAdminForm(forms.Form):
+    """How to roll: which secret, and how long the old one keeps working.
+
+    `seen` holds the current secret of each key and role when the page was shown
+    (`<key id>:<role>:<secret id>`, comma-separated): the service refuses to roll a key whose
+    current secret changed since, so a form sent twice rolls nothing the second time.
+    """
 
     grace = forms.ChoiceField(
         label="The old secret keeps working for",
-        choices=[(name, label) for name, (_, label) in GRACE_PERIODS.items()],
+        choices=GRACE_CHOICES,
         widget=forms.RadioSelect,
     )
     role = forms.ChoiceField(
@@ -136,10 +153,28 @@ class RollForm(forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def __init__(self, *args: Any, has_metrics: bool, **kwargs: Any) -> None:
+    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, keys: list[ApiKey], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not has_metrics:  # an Integration key has one secret only
-            del self.fields["role"]
+        if not any(key.kind == ApiKey.Kind.METRICS for key in keys):
+            del self.fields["role"]  # an Integration key has one secret only
+        current = KeySecret.objects.filter(key__in=keys, retires_at__isnull=True).exclude(
+            role=KeySecret.Role.ACCESS_TOKEN
+        )
+        self.fields["seen"].initial = ",".join(
+            f"{key_id}:{role}:{pk}"
+            for key_id, role, pk in current.values_list("key_id", "role", "pk")
+        )
+
+    def seen_secret_id(self, key: ApiKey, role: str) -> int | None:
+        """The current secret of this key and role the page showed; None when it said nothing."""
+        for item in (self.cleaned_data.get("seen") or "").split(","):
+            key_id, _, rest = item.partition(":")
+            seen_role, _, secret_id = rest.partition(":")
+            if key_id == str(key.pk) and seen_role == role and secret_id.isdigit():
+                return int(secret_id)
+        return None
 
     @property
     def chosen_role(self) -> str:

@@ -82,11 +82,6 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def secret_matches(secret: str, stored_hash: str) -> bool:
-    """Whether a secret hashes to a stored hash, compared in constant time."""
-    return hmac.compare_digest(secret_hash(secret), stored_hash)
-
-
 def secret_mask(secret: str) -> str:
     """What may be shown of a secret forever: its prefix and the last four characters."""
     return f"{secret[:PREFIX_LENGTH]}{'•' * 8}{secret[-4:]}"

@@ -1,23 +1,13 @@
 """Forms of the API settings page: they read what an admin sent; the services decide the rest.
 
 Each field is named as the service's error field is named, so that a service's ValidationError
-lands next to the field it is about (`add_service_errors`).
+lands next to the field it is about (`core.forms.add_service_errors`).
 """
 
 from django import forms
-from django.core.exceptions import ValidationError
 
-from apikeys.lifecycle import GRACE_PERIODS
+from apikeys.lifecycle import GRACE_CHOICES
 from apikeys.models import ApiKey, KeySecret
-
-
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's error on the field it names when the form has that field, else on top."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 class KeyCreateForm(forms.Form):
@@ -67,7 +57,7 @@ class RollForm(forms.Form):
     """
 
     grace = forms.ChoiceField(
-        choices=[(name, label) for name, (_, label) in GRACE_PERIODS.items()],
+        choices=GRACE_CHOICES,
         error_messages={"required": "Choose how long the old secret stays valid."},
     )
     role = forms.ChoiceField(choices=KeySecret.Role.choices, required=False)

@@ -11,9 +11,8 @@ from apikeys.forms import (
     RevokeForm,
     RollForm,
 )
+from apikeys.lifecycle import DEFAULT_GRACE
 from apikeys.models import ApiKey, KeySecret
-
-DEFAULT_GRACE = "1h"
 
 
 def key_forms(*, key: ApiKey, current: dict[str, KeySecret]) -> dict[str, forms.Form]:

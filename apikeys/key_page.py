@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from apikeys.audit_selectors import audit_page_read
 from apikeys.catalogue import event_catalogue
-from apikeys.forms import add_service_errors
 from apikeys.key_forms import key_forms
 from apikeys.key_page_selectors import event_chips, key_page_key, key_page_read, usage_view_read
 from apikeys.models import CACHE_TTL_MAX_MINUTES, CACHE_TTL_MIN_MINUTES, ApiKey
@@ -24,6 +23,7 @@ from apikeys.roll_text import grace_options
 from apikeys.usage_selectors import usage_addresses, usage_event_names
 from core.actors import Actor
 from core.clientip import client_address
+from core.forms import add_service_errors
 from workspaces.models import Membership, Workspace
 from workspaces.views import workspace_access
 

@@ -7,7 +7,6 @@ and lands the admin on the feedback box of the section that changed (`page_feedb
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,16 +18,16 @@ from apikeys.forms import (
     KeyRenameForm,
     RevokeForm,
     RollForm,
-    add_service_errors,
 )
 from apikeys.key_page import INVALID, key_change, page_key, render_key_page
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import ApiKey, KeySecret
 from apikeys.page_feedback import feedback, list_url, to_key
-from apikeys.page_selectors import current_secret_id, key_panel
+from apikeys.page_selectors import key_panel
 from apikeys.roll_text import roll_warnings
 from apikeys.views import secret_label, secret_page
 from core.actors import Actor
+from core.forms import add_service_errors, error_code
 from workspaces.views import change_view, page_view
 
 
@@ -109,25 +108,24 @@ def key_roll(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                # Lock the key, then compare: a form sent twice finds another secret current.
-                ApiKey.objects.select_for_update().filter(pk=key.pk).first()
-                if data["current"] is not None and data["current"] != current_secret_id(
-                    key=key, role=data["role"]
-                ):
-                    feedback(
-                        request,
-                        "secrets",
-                        f"The {secret_label(key, data['role'])} of “{key.name}” was "
-                        "already rolled (was the form sent twice?). A new secret is shown only "
-                        "once: roll again if you did not copy it.",
-                        level=messages.INFO,
-                    )
-                    return to_key(key, "secrets")
-                secret = services.api_key_roll(
-                    key=key, grace=data["grace"], role=data["role"], by=Actor.for_request(request)
-                )
+            secret = services.api_key_roll(
+                key=key,
+                grace=data["grace"],
+                role=data["role"],
+                by=Actor.for_request(request),
+                seen_secret_id=data["current"],
+            )
         except ValidationError as error:
+            if error_code(error) == services.SENT_TWICE:
+                feedback(
+                    request,
+                    "secrets",
+                    f"The {secret_label(key, data['role'])} of “{key.name}” was "
+                    "already rolled (was the form sent twice?). A new secret is shown only "
+                    "once: roll again if you did not copy it.",
+                    level=messages.INFO,
+                )
+                return to_key(key, "secrets")
             add_service_errors(form, error)
         else:
             return secret_page(

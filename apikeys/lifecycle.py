@@ -24,6 +24,9 @@ GRACE_PERIODS: dict[str, tuple[timedelta, str]] = {
     "24h": (timedelta(hours=24), "24 hours"),
     "7d": (timedelta(days=7), "7 days"),
 }
+# The same graces as form choices (page and admin), and the one a roll form starts on.
+GRACE_CHOICES: list[tuple[str, str]] = [(name, label) for name, (_, label) in GRACE_PERIODS.items()]
+DEFAULT_GRACE = "1h"
 
 
 def secret_refusal(
@@ -41,6 +44,20 @@ def secret_refusal(
     if retires_at is not None and retires_at <= now:
         return Refusal.ROLLED
     return None
+
+
+def retires_at_after_roll(
+    *, now: datetime, grace: str, retires_at: datetime | None
+) -> datetime | None:
+    """When a secret honoured at a roll stops: the grace's end, never later than an earlier end.
+
+    A secret that is no longer honoured at `now` keeps its moment (None would revive nothing:
+    the caller passes only secrets `secret_refusal` honours).
+    """
+    end = now + GRACE_PERIODS[grace][0]
+    if retires_at is None or retires_at > end:
+        return end
+    return retires_at
 
 
 @dataclass(frozen=True)

@@ -147,10 +147,6 @@ class KeySecret(models.Model):
     def __str__(self) -> str:
         return self.mask
 
-    @property
-    def secret_kind(self) -> crypto.SecretKind:
-        return secret_kind_for(self.key.kind, self.role)
-
 
 def secret_kind_for(key_kind: str, role: str) -> crypto.SecretKind:
     """The secret prefix that a key of this kind uses for this role."""
@@ -204,6 +200,9 @@ class RejectedCall(models.Model):
     reason = models.CharField(max_length=50)
     method = models.CharField(max_length=10, blank=True)
     path = models.CharField(max_length=200, blank=True)
+    # The event refused, when the refusal was of one event (a name the key may not send, or an
+    # invalid event in a batch).
+    event_name = models.CharField(max_length=200, blank=True, default="")
     count = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from ipaddress import ip_network
 from typing import Any
 
-from django.db.models import Case, F, Max, Prefetch, When
+from django.db.models import Case, F, Prefetch, When
 
 from apikeys.lifecycle import KeyState, key_state
 from apikeys.models import ApiKey, IpRule, KeySecret
@@ -180,20 +180,6 @@ def key_list_read(*, workspace, now: datetime, activity: dict[int, Any]) -> KeyL
         panel.refused_24h = found.refused if found else 0
         panels.append(panel)
     return KeyList(panels=panels, latest_key_id=max((p.key.pk for p in panels), default=0))
-
-
-def latest_key_id(*, workspace) -> int:
-    """The id of the newest key of a workspace (0 when none): what a create form last saw."""
-    return ApiKey.objects.filter(workspace=workspace).aggregate(latest=Max("pk"))["latest"] or 0
-
-
-def current_secret_id(*, key: ApiKey, role: str) -> int | None:
-    """The id of the secret a key answers to now for this role: what a roll form last saw."""
-    return (
-        KeySecret.objects.filter(key=key, role=role, retires_at__isnull=True)
-        .values_list("pk", flat=True)
-        .first()
-    )
 
 
 def rejection_label(reason: str) -> str:

@@ -39,13 +39,16 @@ class RecordsRefusals(APIView):
             if snapshot is None and isinstance(getattr(http_request, "auth", None), KeySnapshot):
                 snapshot = http_request.auth
             reason = refusal_reason(exc, (response.data or {}).get("code", ""))
-            rejections.rejection_record(
-                reason=reason,
-                address=client_address(http_request),
-                snapshot=snapshot,
-                method=http_request.method,
-                path=http_request.path,
-            )
+            # A batch refused for its events has recorded each of them (ingest.apis) already.
+            if not getattr(exc, "recorded", False):
+                rejections.rejection_record(
+                    reason=reason,
+                    address=client_address(http_request),
+                    snapshot=snapshot,
+                    method=http_request.method,
+                    path=http_request.path,
+                    event_name=(getattr(exc, "extra", {}).get("events") or [None])[0],
+                )
             usage.usage_record_response(http_request, snapshot=snapshot, reason=reason)
         return response
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apikeys import crypto, keycache
+from apikeys import crypto, keycache, lifecycle
 from apikeys.lifecycle import GRACE_PERIODS
 from apikeys.models import (
     CACHE_TTL_MAX_MINUTES,
@@ -25,6 +25,7 @@ from apikeys.models import (
     KeySecret,
     secret_kind_for,
 )
+from apikeys.selectors import current_secret_id
 from core import networks
 from core.actors import Actor
 from core.errors import field_error
@@ -33,6 +34,8 @@ from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
 MAX_ALLOWED_EVENTS = 1_000
+# The code of a refusal because the caller's form is out of date: it was sent twice.
+SENT_TWICE = "sent_twice"
 
 
 @dataclass
@@ -104,8 +107,13 @@ def api_key_create(
     name: str,
     by: Actor,
     expires_at: datetime | None = None,
+    seen_latest_key_id: int | None = None,
 ) -> IssuedKey:
-    """Create a key with its secret(s); a Metrics pair only when the workspace has no live one."""
+    """Create a key with its secret(s); a Metrics pair only when the workspace has no live one.
+
+    `seen_latest_key_id` is the newest key id the caller's form knew of: when the workspace has
+    a newer key, the form was sent twice (or someone else added one) and nothing is created.
+    """
     now = timezone.now()
     key = ApiKey(
         workspace=workspace,
@@ -129,6 +137,14 @@ def api_key_create(
     try:
         with transaction.atomic():
             _workspace_locked(workspace.pk)
+            if seen_latest_key_id is not None and (
+                ApiKey.objects.filter(workspace_id=workspace.pk, pk__gt=seen_latest_key_id).exists()
+            ):
+                raise ValidationError(
+                    "A key was added since this form was shown (was it sent twice?), so nothing "
+                    "was created. Check the list of keys and add again if needed.",
+                    code=SENT_TWICE,
+                )
             _name_free(workspace_id=workspace.pk, name=key.name)
             key.save()
             issued = IssuedKey(key=key)
@@ -152,23 +168,48 @@ def api_key_create(
     return issued
 
 
-def api_key_roll(*, key: ApiKey, grace: str, by: Actor, role: str = KeySecret.Role.PRIMARY) -> str:
-    """Give a key a new secret; the old one stays valid for the chosen grace, then stops."""
+def api_key_roll(
+    *,
+    key: ApiKey,
+    grace: str,
+    by: Actor,
+    role: str = KeySecret.Role.PRIMARY,
+    seen_secret_id: int | None = None,
+) -> str:
+    """Give a key a new secret; the old one stays valid for the chosen grace, then stops.
+
+    `seen_secret_id` is the id of the current secret the caller's form showed: when another
+    secret is current now, the form was sent twice and nothing is rolled.
+    """
     if grace not in GRACE_PERIODS:
         raise field_error("grace", f"Choose one of: {', '.join(GRACE_PERIODS)}.", "invalid_grace")
     if role not in _roles_of(key.kind):
         raise field_error("role", "This key has no such secret.", "invalid_role")
     with transaction.atomic():
         key = _locked(key.pk)
+        if seen_secret_id is not None and seen_secret_id != current_secret_id(key=key, role=role):
+            raise ValidationError(
+                "This secret was rolled since the form was shown (was it sent twice?). A new "
+                "secret is shown only once: roll again if you did not copy it.",
+                code=SENT_TWICE,
+            )
         now = timezone.now()
-        retires_at = now + GRACE_PERIODS[grace][0]
-        old = list(
-            key.secrets.filter(role=role).exclude(retires_at__lte=now).order_by("-created_at")
-        )
+        retires_at = lifecycle.retires_at_after_roll(now=now, grace=grace, retires_at=None)
+        old = [
+            secret
+            for secret in key.secrets.filter(role=role).order_by("-created_at")
+            if lifecycle.secret_refusal(
+                now=now, revoked_at=None, expires_at=None, retires_at=secret.retires_at
+            )
+            is None
+        ]
         for secret in old:
             # A roll never extends an older grace: the earliest end wins.
-            if secret.retires_at is None or secret.retires_at > retires_at:
-                secret.retires_at = retires_at
+            ends = lifecycle.retires_at_after_roll(
+                now=now, grace=grace, retires_at=secret.retires_at
+            )
+            if ends != secret.retires_at:
+                secret.retires_at = ends
                 secret.save(update_fields=["retires_at"])
         new_secret = _secret_issue(key=key, role=role)
         # Tokens were issued under the old pair: rolling either half ends them at once.

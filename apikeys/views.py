@@ -10,19 +10,19 @@ session, a message or a cookie, never shown again.
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from apikeys import services
 from apikeys.audit_selectors import audit_page_read
-from apikeys.forms import KeyCreateForm, add_service_errors
+from apikeys.forms import KeyCreateForm
 from apikeys.models import ApiKey, KeySecret
 from apikeys.page_feedback import list_url
-from apikeys.page_selectors import key_list_read, latest_key_id
+from apikeys.page_selectors import key_list_read
 from apikeys.usage_selectors import usage_calls_last_24h
 from core.actors import Actor
+from core.forms import add_service_errors, error_code
 from workspaces.models import Membership, Workspace
 from workspaces.views import change_view, page_view, workspace_access
 
@@ -99,25 +99,21 @@ def key_create(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                # Serialise creates per workspace, so that a form sent twice adds one key.
-                Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
-                if data["after"] is not None and data["after"] != latest_key_id(
-                    workspace=workspace
-                ):
-                    messages.info(
-                        request,
-                        "A key was added since this page was loaded (was the form sent twice?), "
-                        "so nothing was created. Check the list below and add again if needed.",
-                    )
-                    return redirect(list_url(workspace))
-                issued = services.api_key_create(
-                    workspace=workspace,
-                    kind=data["kind"],
-                    name=data["name"],
-                    by=Actor.for_request(request),
-                )
+            issued = services.api_key_create(
+                workspace=workspace,
+                kind=data["kind"],
+                name=data["name"],
+                by=Actor.for_request(request),
+                seen_latest_key_id=data["after"],
+            )
         except ValidationError as error:
+            if error_code(error) == services.SENT_TWICE:
+                messages.info(
+                    request,
+                    "A key was added since this page was loaded (was the form sent twice?), "
+                    "so nothing was created. Check the list below and add again if needed.",
+                )
+                return redirect(list_url(workspace))
             add_service_errors(form, error)
         else:
             return secret_page(request, workspace, issued.key, issued.secrets, created=True)

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 from core.actors import Actor
+from core.forms import add_service_errors
 
 ONE_TIME_TEMPLATE = "admin/apikeys/one_time_secrets.html"
 
@@ -49,18 +50,14 @@ class ServiceModelForm(forms.ModelForm):
             with transaction.atomic():
                 return service(by=self.actor, **kwargs)
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for name, errors in error.error_dict.items():
-                    self.add_error(name if name in self.fields else None, errors)
-            else:
-                self.add_error(None, error)
+            add_service_errors(self, error)
             return None
 
     def adopt(self, obj: Any) -> None:
         """Make the object a service created this form's instance, with the values it stored."""
         self.instance = obj
         for name in self.cleaned_data:
-            if name in self.fields:
+            if name in self.fields and hasattr(obj, name):  # a form-only field keeps its value
                 self.cleaned_data[name] = getattr(obj, name)
 
 

@@ -12,6 +12,7 @@ The rows are stored by the app that owns the table (`apikeys`): it registers its
 `rejection_writer_set` when Django starts, so this module knows no model.
 """
 
+import hashlib
 import logging
 import threading
 import time
@@ -54,6 +55,7 @@ class RejectedRow:
     path: str
     count: int
     created_at: datetime
+    event_name: str = ""  # the event refused, when one event of a call was
 
 
 _writer: list[Callable[[RejectedRow], object]] = []
@@ -112,16 +114,28 @@ def rejection_record(
     snapshot: RefusedKey | None,
     method: str,
     path: str,
+    event_name: str | None = None,
 ) -> None:
-    """Note that a call was refused, when this minute's sample for its key and reason is due."""
+    """Note that a call was refused, when this minute's sample for its key and reason is due.
+
+    A refused event (`event_name`: a batch is judged event by event) is sampled per name too,
+    so that each name a key may not send shows in the list.
+    """
     who = f"key:{snapshot.key_id}" if snapshot is not None else f"addr:{address_bucket(address)}"
-    bucket = (who, reason)
+    event_name = redact(event_name)[:200] if event_name else ""
+    if event_name:
+        reason_of_bucket = f"{reason}:{hashlib.sha256(event_name.encode()).hexdigest()[:16]}"
+    else:
+        reason_of_bucket = reason
+    bucket = (who, reason_of_bucket)
     window = int(time.time() // WINDOW_SECONDS)
     carried = _claim(bucket, window)
     if carried is None:
         return
     try:
-        first = cache.add(f"rejected:{who}:{reason}:{window}", 1, timeout=2 * WINDOW_SECONDS)
+        first = cache.add(
+            f"rejected:{who}:{reason_of_bucket}:{window}", 1, timeout=2 * WINDOW_SECONDS
+        )
     except Exception:
         first = True  # without the shared cache, each process samples on its own
     if not first:
@@ -140,6 +154,7 @@ def rejection_record(
                 path=redact(path)[:200],
                 count=1 + carried,
                 created_at=timezone.now(),
+                event_name=event_name,
             )
         )
     except DatabaseError:

@@ -47,3 +47,13 @@ accesslog = "-"
 access_log_format = '%({x-forwarded-for}i)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 loglevel = "info"
 logconfig_dict = pools.logconfig()
+
+
+def worker_exit(server, worker) -> None:
+    """A worker going away (stop, reload, max_requests) writes its last key-usage counts first.
+
+    `atexit` would too; this runs earlier, while the worker is still whole.
+    """
+    from apikeys.usage import usage_flush
+
+    usage_flush()

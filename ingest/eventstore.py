@@ -1,61 +1,142 @@
-"""Writing accepted events and their names' catalogue: one transaction, as few statements as can be.
+"""Writing accepted events, the profiles they make and their names' catalogue: all or nothing.
 
 On PostgreSQL the whole request is ONE statement, atomic on its own: the events travel as one
-JSON document that `jsonb_to_recordset` expands server-side, a data-modifying CTE inserts them,
-and the same statement upserts the catalogue (`count = count + excluded.count`). That spares
-Django's per-object, per-field preparation (`bulk_create`) and every extra round trip. Names are
-upserted in sorted order so that concurrent batches lock catalogue rows in the same order.
+JSON document that `jsonb_to_recordset` expands server-side; data-modifying CTEs insert them
+(skipping, by ON CONFLICT DO NOTHING on the unique dedup key, any event already stored: see
+ingest/dedup.py), make or move the profiles of the rows actually inserted (CONTRACT.md §2,
+"Events make profiles") and upsert the catalogue (`count = count + excluded.count`). That spares
+Django's per-object preparation and every extra round trip; the price of deduplication and of
+profiles is measured in docs/performance.md.
 
-Elsewhere (SQLite, for development and tests) it is `bulk_create` plus the same upsert, in one
-transaction.
+Elsewhere (SQLite, for development and tests) `ingest.eventstore_generic` does the same in
+several statements of one transaction.
 """
 
 import json
-from collections import Counter
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
-from django.db import connection, transaction
+from django.db import connection
 
-from ingest import derive
-from ingest.models import Event, EventName
+from ingest import dedup, derive
+from ingest.models import Event, EventName, Profile, ProfileAlias
 from ingest.parsing import ParsedEvent
 
 _EVENT = Event._meta.db_table
 _NAME = EventName._meta.db_table
+_PROFILE = Profile._meta.db_table
+_ALIAS = ProfileAlias._meta.db_table
 
+_KEY = (
+    "CASE WHEN k IS NOT NULL THEN "
+    + dedup.ID_KEY_SQL.format(event_id="k")
+    + " WHEN c THEN "
+    + dedup.CONTENT_KEY_SQL.format(
+        name="n",
+        user_id="u",
+        anonymous_id="a",
+        external_id="e",
+        session_id="s",
+        timestamp="ts",
+        properties="p",
+        device_data="d",
+    )
+    + " END"
+)
+
+# One statement: the events (a re-sent one conflicts on its dedup key and is skipped), then,
+# from the rows actually inserted, the profiles they make or move and the names' catalogue.
+# Rows are locked in sorted order (users, anonymous ids, names) so concurrent batches cannot
+# deadlock on them. Parameters: %(doc)s the events, %(ws)s, %(key)s, %(at)s, %(loc)s.
 _PG_INSERT = f"""
 WITH rows AS (
-    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(
-        n text, u text, a text, e text, s text, t double precision, p jsonb, f jsonb, d jsonb
+    SELECT n, u, a, e, s, to_timestamp(t / 1000) AS ts, p, f, d, k, c
+    FROM jsonb_to_recordset(%(doc)s::jsonb) AS r(
+        n text, u text, a text, e text, s text, t double precision, p jsonb, f jsonb, d jsonb,
+        k text, c boolean
     )
 ), inserted AS (
     INSERT INTO {_EVENT} (
         workspace_id, key_id, name, user_id, anonymous_id, external_id, session_id,
-        "timestamp", received_at, properties, uf_properties, device_data
+        "timestamp", received_at, properties, uf_properties, device_data, dedup_key
     )
-    SELECT %s::bigint, %s::bigint, n, u, a, e, s, to_timestamp(t / 1000), %s::timestamptz,
-        p, f, d
+    SELECT %(ws)s::bigint, %(key)s::bigint, n, u, a, e, s, ts, %(at)s::timestamptz, p, f, d,
+        {_KEY}
     FROM rows
+    ON CONFLICT DO NOTHING
+    RETURNING name, user_id, anonymous_id, "timestamp"
+), users AS (
+    INSERT INTO {_PROFILE} AS profile (
+        workspace_id, user_id, anonymous_ids, properties, computed_properties, segments,
+        location, created_at, updated_at, last_seen_at
+    )
+    SELECT %(ws)s::bigint, user_id, '[]', '{{}}', '{{}}', '[]', %(loc)s::jsonb,
+        %(at)s::timestamptz, %(at)s::timestamptz, LEAST(max("timestamp"), %(at)s::timestamptz)
+    FROM inserted WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY user_id
+    ON CONFLICT (workspace_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET
+        last_seen_at = GREATEST(profile.last_seen_at, EXCLUDED.last_seen_at),
+        location = COALESCE(EXCLUDED.location, profile.location)
+), anonymous AS (
+    SELECT anonymous_id AS a, LEAST(max("timestamp"), %(at)s::timestamptz) AS seen
+    FROM inserted WHERE user_id IS NULL GROUP BY anonymous_id
+), aliased AS (
+    UPDATE {_PROFILE} AS profile SET
+        last_seen_at = GREATEST(profile.last_seen_at, moved.seen),
+        location = COALESCE(%(loc)s::jsonb, profile.location)
+    FROM (
+        SELECT alias.profile_id, max(anonymous.seen) AS seen
+        FROM anonymous JOIN {_ALIAS} AS alias
+            ON alias.workspace_id = %(ws)s::bigint AND alias.anonymous_id = anonymous.a
+        GROUP BY alias.profile_id
+    ) AS moved
+    WHERE profile.id = moved.profile_id AND (
+        profile.user_id IS NULL
+        OR profile.user_id NOT IN (SELECT user_id FROM inserted WHERE user_id IS NOT NULL)
+    )
+), created AS (
+    INSERT INTO {_PROFILE} (
+        workspace_id, origin_anonymous_id, anonymous_ids, properties, computed_properties,
+        segments, location, created_at, updated_at, last_seen_at
+    )
+    SELECT %(ws)s::bigint, a, jsonb_build_array(a), '{{}}', '{{}}', '[]', %(loc)s::jsonb,
+        %(at)s::timestamptz, %(at)s::timestamptz, seen
+    FROM anonymous
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {_ALIAS} AS alias
+        WHERE alias.workspace_id = %(ws)s::bigint AND alias.anonymous_id = anonymous.a
+    )
+    ORDER BY a
+    ON CONFLICT DO NOTHING
+    RETURNING id, origin_anonymous_id
+), linked AS (
+    INSERT INTO {_ALIAS} (workspace_id, anonymous_id, profile_id)
+    SELECT %(ws)s::bigint, origin_anonymous_id, id FROM created
+    ON CONFLICT DO NOTHING
 )
 INSERT INTO {_NAME} (workspace_id, name, first_seen, last_seen, count)
-SELECT %s::bigint, n, %s::timestamptz, %s::timestamptz, count(*) FROM rows GROUP BY n ORDER BY n
+SELECT %(ws)s::bigint, name, %(at)s::timestamptz, %(at)s::timestamptz, count(*)
+FROM inserted GROUP BY name ORDER BY name
 ON CONFLICT (workspace_id, name) DO UPDATE SET
     last_seen = GREATEST({_NAME}.last_seen, EXCLUDED.last_seen),
     count = {_NAME}.count + EXCLUDED.count
 """  # noqa: S608 (table names come from the models, values are bound parameters)
 
-_UPSERT = f"""
-INSERT INTO {_NAME} (workspace_id, name, first_seen, last_seen, count) VALUES {{values}}
-ON CONFLICT (workspace_id, name) DO UPDATE SET
-    last_seen = MAX({_NAME}.last_seen, excluded.last_seen),
-    count = {_NAME}.count + excluded.count
-"""  # noqa: S608 (table names come from the models, values are bound parameters)
+
+def _uf_properties(event: ParsedEvent, location: dict | None) -> dict:
+    derived = derive.uf_properties(event.properties, event.device_data)
+    if location:
+        derived.update(location)
+    return derived
 
 
 def _insert_postgresql(
-    *, workspace_id: int, key_id: int | None, events: list[ParsedEvent], received_at: datetime
+    *,
+    workspace_id: int,
+    key_id: int | None,
+    events: list[ParsedEvent],
+    received_at: datetime,
+    location: dict | None,
 ) -> None:
     rows = [
         {
@@ -66,17 +147,23 @@ def _insert_postgresql(
             "s": event.session_id,
             "t": event.timestamp_ms,
             "p": event.properties,
-            "f": derive.uf_properties(event.properties, event.device_data),
+            "f": _uf_properties(event, location),
             "d": event.device_data,
+            "k": event.event_id,
+            "c": event.client_timestamp,
         }
         for event in events
     ]
     document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    params = {
+        "doc": document,
+        "ws": workspace_id,
+        "key": key_id,
+        "at": received_at,
+        "loc": None if location is None else json.dumps(location, ensure_ascii=False),
+    }
     with _prepared_cursor() as cursor:
-        cursor.execute(
-            _PG_INSERT,
-            [document, workspace_id, key_id, received_at, workspace_id, received_at, received_at],
-        )
+        cursor.execute(_PG_INSERT, params)
 
 
 @cache
@@ -108,43 +195,29 @@ def _prepared_cursor():
         yield cursor
 
 
-def _insert_generic(
-    *, workspace_id: int, key_id: int | None, events: list[ParsedEvent], received_at: datetime
-) -> None:
-    objects = [
-        Event(
-            workspace_id=workspace_id,
-            key_id=key_id,
-            name=event.name,
-            user_id=event.user_id,
-            anonymous_id=event.anonymous_id,
-            external_id=event.external_id,
-            session_id=event.session_id,
-            timestamp=datetime.fromtimestamp(event.timestamp_ms / 1000, tz=UTC),
-            received_at=received_at,
-            properties=event.properties,
-            uf_properties=derive.uf_properties(event.properties, event.device_data),
-            device_data=event.device_data,
-        )
-        for event in events
-    ]
-    counts = sorted(Counter(event.name for event in events).items())
-    seen = connection.ops.adapt_datetimefield_value(received_at)
-    params: list = []
-    for name, count in counts:
-        params += [workspace_id, name, seen, seen, count]
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(counts))
-    with transaction.atomic():
-        Event.objects.bulk_create(objects)
-        with connection.cursor() as cursor:
-            cursor.execute(_UPSERT.format(values=values), params)
-
-
 def events_insert(
-    *, workspace_id: int, key_id: int | None, events: list[ParsedEvent], received_at: datetime
+    *,
+    workspace_id: int,
+    key_id: int | None,
+    events: list[ParsedEvent],
+    received_at: datetime,
+    location: dict | None = None,
 ) -> None:
-    """Store these events and count their names, all or nothing."""
+    """Store these events once each, move their profiles and count their names: all or nothing.
+
+    `location` (from `ingest.location`) is added to every event's ufProperties and set on the
+    profiles the events touch.
+    """
     if not events:
         return
-    insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
-    insert(workspace_id=workspace_id, key_id=key_id, events=events, received_at=received_at)
+    if connection.vendor == "postgresql":
+        insert = _insert_postgresql
+    else:
+        from ingest.eventstore_generic import events_insert_generic as insert
+    insert(
+        workspace_id=workspace_id,
+        key_id=key_id,
+        events=events,
+        received_at=received_at,
+        location=location,
+    )

@@ -38,8 +38,19 @@ class Event(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     uf_properties = models.JSONField(default=dict, blank=True)
     device_data = models.JSONField(null=True, blank=True)
+    # Who the event is, for idempotency: a hash of the client's `eventId`, or of every field
+    # when the client gave a timestamp; null (never deduplicated) otherwise. ingest/dedup.py.
+    dedup_key = models.UUIDField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            # ON CONFLICT DO NOTHING against this index is what stores a re-sent event once.
+            models.UniqueConstraint(
+                fields=["workspace", "dedup_key"],
+                condition=Q(dedup_key__isnull=False),
+                name="event_unique_dedup_key",
+            ),
+        ]
         # Workspace and time lead every index: the metrics sandbox filters on both first.
         indexes = [
             models.Index(fields=["workspace", "timestamp"], name="event_ws_time"),
@@ -51,7 +62,12 @@ class Event(models.Model):
 
 
 class Profile(models.Model):
-    """A person as identify calls describe them: merged properties, linked anonymous ids."""
+    """A person: made by their first event or identify, with merged properties and linked ids.
+
+    An anonymous profile (no user id) made for an anonymous id keeps that id in
+    `origin_anonymous_id`, unique in the workspace, so that concurrent first events of one
+    anonymous visitor make one profile.
+    """
 
     workspace = models.ForeignKey(
         "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
@@ -61,8 +77,12 @@ class Profile(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     computed_properties = models.JSONField(default=dict, blank=True)
     segments = models.JSONField(default=list, blank=True)
+    device_data = models.JSONField(null=True, blank=True)
+    location = models.JSONField(null=True, blank=True)
+    origin_anonymous_id = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -70,6 +90,11 @@ class Profile(models.Model):
                 fields=["workspace", "user_id"],
                 condition=Q(user_id__isnull=False),
                 name="profile_unique_user_id",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "origin_anonymous_id"],
+                condition=Q(origin_anonymous_id__isnull=False),
+                name="profile_unique_origin_anonymous_id",
             ),
         ]
         indexes = [models.Index(fields=["workspace", "updated_at"], name="profile_ws_updated")]

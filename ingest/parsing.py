@@ -19,6 +19,7 @@ from core import jsonbody
 from core.eventnames import MAX_EVENT_NAME_LENGTH, event_name_valid
 from core.exceptions import InvalidBody
 from core.jsonbody import json_parse
+from core.redaction import redact
 from ingest.exceptions import BatchTooLarge
 
 MAX_ID_LENGTH = 200
@@ -38,6 +39,28 @@ class ParsedEvent:
     session_id: str | None
     properties: dict
     device_data: dict | None
+    event_id: str | None = None  # the client's own id for the event: the idempotency key
+    client_timestamp: bool = True  # False when the server's clock gave the timestamp
+    index: int | None = None  # its place in the batch
+
+
+@dataclass(slots=True)
+class RejectedEvent:
+    """An event of a batch that is not stored, and why (an item of the answer's `rejected`)."""
+
+    index: int
+    code: str
+    detail: str
+    field: str | None = None
+    name: str | None = None
+
+    def as_json(self) -> dict:
+        item = {"index": self.index, "code": self.code, "detail": self.detail}
+        if self.field is not None:
+            item["field"] = self.field
+        if self.name is not None:
+            item["name"] = self.name
+        return item
 
 
 def body_read(request: Any) -> bytes:
@@ -81,6 +104,7 @@ def event_parse(raw: Any, index: int | None, now_ms: float) -> ParsedEvent:
             index=index,
         )
     timestamp = raw.get("timestamp")
+    client_timestamp = timestamp is not None
     if timestamp is None:
         timestamp = now_ms
     elif type(timestamp) not in (int, float):
@@ -110,6 +134,9 @@ def event_parse(raw: Any, index: int | None, now_ms: float) -> ParsedEvent:
         session_id=_id(raw, "sessionId", index),
         properties=_object_field(raw, "properties", index, nullable=False),
         device_data=_object_field(raw, "deviceData", index, nullable=True),
+        event_id=_id(raw, "eventId", index),
+        client_timestamp=client_timestamp,
+        index=index,
     )
 
 
@@ -121,8 +148,14 @@ def event_body(request: Any) -> list[ParsedEvent]:
     return [event_parse(value, None, time.time() * 1000)]
 
 
-def batch_body(request: Any) -> list[ParsedEvent]:
-    """The events of a `POST /event/ingest/batch` body: all valid, or InvalidBody for the first."""
+def batch_body(request: Any) -> tuple[list[ParsedEvent], list[RejectedEvent]]:
+    """The events of a `POST /event/ingest/batch` body, judged one by one.
+
+    A body that is not `{"events": [...]}`, or holds too many events, is refused whole
+    (InvalidBody, BatchTooLarge); otherwise each invalid event becomes a RejectedEvent
+    (`invalid_event`, with its index, the field at fault and its name when it has one) and
+    the valid ones are returned in order, each with its `index`.
+    """
     value = json_parse(body_read(request))
     if type(value) is not dict:
         raise InvalidBody("The body must be a JSON object: {“events”: [...]}.")
@@ -135,7 +168,23 @@ def batch_body(request: Any) -> list[ParsedEvent]:
             f"A batch holds at most {limit:,} events; this one has {len(events):,}."
         )
     now_ms = time.time() * 1000
-    return [event_parse(raw, index, now_ms) for index, raw in enumerate(events)]
+    parsed: list[ParsedEvent] = []
+    rejected: list[RejectedEvent] = []
+    for index, raw in enumerate(events):
+        try:
+            parsed.append(event_parse(raw, index, now_ms))
+        except InvalidBody as error:
+            name = raw.get("name") if type(raw) is dict else None
+            rejected.append(
+                RejectedEvent(
+                    index=index,
+                    code="invalid_event",
+                    detail=str(error.detail),
+                    field=error.extra.get("field"),
+                    name=redact(name) if type(name) is str and name else None,
+                )
+            )
+    return parsed, rejected
 
 
 @dataclass(slots=True)

@@ -31,6 +31,14 @@ class EventSerializer(ProfileIdentifySerializer):
         "the server's time when absent.",
     )
     sessionId = _id_field()
+    eventId = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=200,
+        help_text="The client's own id of the event: events with the same eventId in a "
+        "workspace are stored once. Without it, an event with a timestamp is identified by "
+        "its content; one without a timestamp is never deduplicated.",
+    )
 
 
 class EventBatchSerializer(serializers.Serializer):
@@ -43,6 +51,25 @@ class ProfileSerializer(serializers.Serializer):
     properties = serializers.DictField()
     computedProperties = serializers.DictField()
     segments = serializers.ListField(child=serializers.JSONField())
+    deviceData = serializers.DictField(allow_null=True)
+    location = serializers.DictField(
+        allow_null=True, help_text="countryCode, country (and region, city when known)."
+    )
+    createdAt = serializers.DateTimeField()
+    lastSeenAt = serializers.DateTimeField(allow_null=True)
+
+
+class RejectedEventSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The event's place in the batch, from 0.")
+    code = serializers.ChoiceField(choices=["event_not_allowed", "invalid_event"])
+    detail = serializers.CharField()
+    field = serializers.CharField(required=False)
+    name = serializers.CharField(required=False, help_text="The event's name, when it has one.")
+
+
+class BatchAnswerSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="How many events were stored (or were already).")
+    rejected = RejectedEventSerializer(many=True)
 
 
 class WorkflowTriggerSerializer(serializers.Serializer):
@@ -59,13 +86,17 @@ class ErrorSerializer(serializers.Serializer):
     events = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Event names the key may not send."
     )
+    rejected = RejectedEventSerializer(
+        many=True, required=False, help_text="A batch none of whose events could be stored."
+    )
 
 
 LOCATION_ENRICHMENT = OpenApiParameter(
     "locationEnrichment",
     bool,
     required=False,
-    description="Sent by UserFlux's SDKs; accepted and ignored (no location data is derived).",
+    description="true: add the caller's country (and region, city where known), looked up "
+    "offline from its address, to events' ufProperties and to the profile's location.",
 )
 
 _ERRORS = {

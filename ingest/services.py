@@ -10,13 +10,16 @@ from ingest.models import Profile, ProfileAlias, WorkflowRun, WorkflowTrigger
 from ingest.parsing import ParsedEvent
 
 
-def events_ingest(*, key: KeySnapshot, events: list[ParsedEvent]) -> None:
-    """Store accepted events under the key's workspace and count their names: all or nothing."""
+def events_ingest(
+    *, key: KeySnapshot, events: list[ParsedEvent], location: dict | None = None
+) -> None:
+    """Store accepted events under the key's workspace, once each, with the profiles they make."""
     eventstore.events_insert(
         workspace_id=key.workspace_id,
         key_id=key.key_id,
         events=events,
         received_at=timezone.now(),
+        location=location,
     )
 
 
@@ -47,8 +50,22 @@ def _anonymous_profile_locked(*, workspace_id: int, anonymous_id: str, now) -> P
     ).first()
     if alias is not None:
         return Profile.objects.select_for_update().get(pk=alias.profile_id)
-    profile = Profile.objects.create(
-        workspace_id=workspace_id, anonymous_ids=[anonymous_id], created_at=now, updated_at=now
+    # Insert-if-absent on the origin id: a concurrent first event of this visitor (which makes
+    # the same anonymous profile) or identify makes one profile, not two.
+    Profile.objects.bulk_create(
+        [
+            Profile(
+                workspace_id=workspace_id,
+                origin_anonymous_id=anonymous_id,
+                anonymous_ids=[anonymous_id],
+                created_at=now,
+                updated_at=now,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    profile = Profile.objects.select_for_update().get(
+        workspace_id=workspace_id, origin_anonymous_id=anonymous_id
     )
     alias = _alias_locked(workspace_id=workspace_id, anonymous_id=anonymous_id, profile=profile)
     if alias.profile_id != profile.pk:  # a concurrent identify linked the id first
@@ -68,6 +85,10 @@ def _merge(*, source: Profile, into: Profile) -> None:
     _anonymous_ids_add(into, source.anonymous_ids or [])
     into.properties = {**(source.properties or {}), **(into.properties or {})}
     into.created_at = min(into.created_at, source.created_at)
+    seen = [moment for moment in (into.last_seen_at, source.last_seen_at) if moment is not None]
+    into.last_seen_at = max(seen, default=None)
+    into.device_data = into.device_data or source.device_data
+    into.location = into.location or source.location
     source.delete()
 
 
@@ -86,11 +107,14 @@ def profile_identify(
     user_id: str | None,
     anonymous_id: str | None,
     properties: dict,
+    device_data: dict | None = None,
+    location: dict | None = None,
 ) -> Profile:
     """Create or update a profile, merge properties into it, and link an anonymous id to it.
 
     When the anonymous id already has an anonymous profile, that profile is merged into the
     user's (its properties lose to the user's own); when it belongs to another user, it moves.
+    The latest `device_data` and `location` replace older ones; None keeps what was there.
     """
     if user_id is None and anonymous_id is None:
         raise ValueError("profile_identify needs a user id or an anonymous id")
@@ -116,6 +140,10 @@ def profile_identify(
                     else:
                         _relink(alias=alias, owner=owner, to=profile)
         profile.properties = {**(profile.properties or {}), **properties}
+        if device_data is not None:
+            profile.device_data = device_data
+        if location is not None:
+            profile.location = location
         profile.updated_at = now
         profile.save()
     return profile

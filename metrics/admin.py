@@ -9,12 +9,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import NON_FIELD_ERRORS
 
 from core.actors import Actor
 from core.admin import ServiceModelAdmin, ServiceModelForm
 from metrics.forms import JsonObjectField
 from metrics.models import SavedMetric
-from metrics.services import saved_metric_create, saved_metric_delete, saved_metric_update
+from metrics.services import (
+    STALE,
+    saved_metric_create,
+    saved_metric_delete,
+    saved_metric_update,
+)
 
 CODE_WIDGET = forms.Textarea(
     attrs={"rows": 10, "cols": 80, "spellcheck": "false", "style": "font-family: monospace"}
@@ -23,7 +29,14 @@ EDITED_FIELDS = ["name", "description", "sql", "variables"]
 
 
 class SavedMetricForm(ServiceModelForm):
-    """A metric added by `saved_metric_create`, or edited into a new version by the update."""
+    """A metric added by `saved_metric_create`, or edited into a new version by the update.
+
+    `seen_version` is the version the change page showed: the service refuses an edit over a
+    newer version (`stale`); the form then carries the newer version, so saving again is a
+    choice made knowing that it replaces the other edit.
+    """
+
+    seen_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     # The Metrics page's field: blank is {}, and text that is not a JSON object is an error here.
     variables = JsonObjectField(
@@ -39,6 +52,11 @@ class SavedMetricForm(ServiceModelForm):
             "sql": "One SELECT over eventsTable and profilesTable; @{name} marks a variable."
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            self.fields["seen_version"].initial = self.instance.version
+
     def apply(self) -> None:
         data = self.cleaned_data
         fields: dict[str, Any] = {name: data[name] for name in EDITED_FIELDS}
@@ -47,7 +65,17 @@ class SavedMetricForm(ServiceModelForm):
         elif any(value != getattr(self.instance, name) for name, value in fields.items()):
             # Compared with what is stored, not `changed_data`: an unchanged save makes no
             # new version, so it does not retire the metric's cached answers.
-            metric = self.call(saved_metric_update, metric=self.instance, **fields)
+            metric = self.call(
+                saved_metric_update,
+                metric=self.instance,
+                seen_version=data.get("seen_version"),
+                **fields,
+            )
+            if metric is None and self.has_error(NON_FIELD_ERRORS, STALE):
+                self.data = self.data.copy()
+                self.data["seen_version"] = str(
+                    SavedMetric.objects.values_list("version", flat=True).get(pk=self.instance.pk)
+                )
         else:
             return
         if metric is not None:
@@ -70,7 +98,7 @@ class SavedMetricAdmin(ServiceModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["workspace", *EDITED_FIELDS]
-        return ["workspace", *EDITED_FIELDS, *self.shown_fields]
+        return ["workspace", *EDITED_FIELDS, "seen_version", *self.shown_fields]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["workspace", *self.shown_fields]

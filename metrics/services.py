@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,6 +20,8 @@ from workspaces.audit import audit_record
 from workspaces.models import Workspace
 
 MAX_VARIABLES = 50
+# The code of a refused edit made on a version that is no longer the metric's latest.
+STALE = "stale"
 
 
 def _metric_validate(*, workspace: Workspace, name: str, sql: str, variables: Any) -> str:
@@ -100,11 +103,23 @@ def saved_metric_update(
     variables: dict[str, Any],
     description: str = "",
     by: Actor,
+    seen_version: int | None = None,
 ) -> SavedMetric:
-    """Edit a metric; its version goes up, which retires every cached answer of the old one."""
+    """Edit a metric; its version goes up, which retires every cached answer of the old one.
+
+    `seen_version` is the version the caller's form showed: when the metric was saved since,
+    the edit would silently undo another one, so it is refused (`stale`) and nothing changes.
+    """
     name = _metric_validate(workspace=metric.workspace, name=name, sql=sql, variables=variables)
     with _unique_name(name), transaction.atomic():
         metric = SavedMetric.objects.select_for_update().get(pk=metric.pk)
+        if seen_version is not None and seen_version != metric.version:
+            raise ValidationError(
+                f"This metric was changed by someone else since you opened it (it is now "
+                f"version {metric.version}). Your text is kept below: compare it with the saved "
+                "SQL, then save again to replace that version with yours.",
+                code=STALE,
+            )
         before = {"name": metric.name, "sql": metric.sql, "variables": metric.variables}
         metric.name, metric.sql, metric.variables = name, sql, variables
         metric.description = (description or "").strip()

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apikeys import crypto, keycache, usage
+from apikeys import crypto, keycache, lifecycle, usage
 from apikeys.keycache import KeySnapshot
 from apikeys.models import ApiKey, KeySecret
 from apikeys.permissions import IP_NOT_ALLOWED, Verdict, address_verdict
@@ -110,15 +110,22 @@ def _token_issue(snapshot: KeySnapshot, pair_hashes: list[str]) -> IssuedToken |
     now = timezone.now()
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=snapshot.key_id)
-        live = list(
-            KeySecret.objects.filter(key=key, hash__in=pair_hashes).exclude(retires_at__lte=now)
-        )
-        if key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
-            return None
-        if len(live) != 2:
+        pair = list(KeySecret.objects.filter(key=key, hash__in=pair_hashes))
+        honoured = [
+            secret
+            for secret in pair
+            if lifecycle.secret_refusal(
+                now=now,
+                revoked_at=key.revoked_at,
+                expires_at=key.expires_at,
+                retires_at=secret.retires_at,
+            )
+            is None
+        ]
+        if len(honoured) != 2:
             return None
         ends = [now + timedelta(seconds=lifetime), key.expires_at]
-        ends += [secret.retires_at for secret in live]
+        ends += [secret.retires_at for secret in honoured]
         expires_at = min(end for end in ends if end is not None)
         expires_in = int((expires_at - now).total_seconds())
         if expires_in < 1:

@@ -14,12 +14,12 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from apikeys.forms import RevokeForm, add_service_errors
+from apikeys.forms import RevokeForm
 from core.actors import Actor
+from core.forms import add_service_errors, error_code
 from metrics import services
 from metrics.forms import MetricForm, RunForm
 from metrics.models import SavedMetric
@@ -202,29 +202,19 @@ def metric_update(request: HttpRequest, slug: str, metric_id: UUID) -> HttpRespo
     if form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                current = (
-                    SavedMetric.objects.select_for_update()
-                    .filter(pk=metric.pk)
-                    .values_list("version", flat=True)
-                    .get()
-                )
-                if data["version"] is not None and data["version"] != current:
-                    # Shown again with the current version: a second save is a choice made
-                    # knowing that it replaces the other edit.
-                    form.data = form.data.copy()
-                    form.data["version"] = str(current)
-                    raise ValidationError(
-                        f"This metric was changed by someone else since you opened it (it is "
-                        f"now version {current}). Your text is kept below: compare it with the "
-                        "saved SQL, then save again to replace that version with yours.",
-                        code="stale",
-                    )
-                metric = services.saved_metric_update(
-                    metric=metric, **_metric_fields(data), by=Actor.for_request(request)
-                )
+            metric = services.saved_metric_update(
+                metric=metric,
+                **_metric_fields(data),
+                by=Actor.for_request(request),
+                seen_version=data["version"],
+            )
         except ValidationError as error:
             add_service_errors(form, error)
+            if error_code(error) == services.STALE:
+                # Shown again with the current version: a second save is a choice made
+                # knowing that it replaces the other edit.
+                form.data = form.data.copy()
+                form.data["version"] = str(SavedMetric.objects.get(pk=metric.pk).version)
         else:
             messages.success(
                 request,

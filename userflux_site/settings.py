@@ -217,6 +217,9 @@ KEY_CACHE_MAX_STALENESS_SECONDS = env.float("KEY_CACHE_MAX_STALENESS_SECONDS", d
 # Integration API limits.
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=1024 * 1024)
 INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", default=1000)
+# Optional MaxMind-format database (GeoLite2-City…) for `locationEnrichment`: region and city.
+# Empty: country only, from the data built into the `iptocc` package. Read at call time.
+GEOIP_DATABASE = env.str("GEOIP_DATABASE", default="")
 # Failed key attempts per client address before 429, and the window they are counted in.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=60)

@@ -3,8 +3,9 @@
 Several processes (and hosts) flush into the same rows, so every write adds to what is there
 (`INSERT … ON CONFLICT (…) DO UPDATE SET n = t.n + EXCLUDED.n`, which PostgreSQL and SQLite both
 speak) and rows are written in a fixed order, so that two flushes never wait on each other in a
-cycle. After the upserts, the address and event-name rows of each key and day touched are cut
-back to the busiest `USAGE_MAX_ADDRESSES_PER_KEY_DAY` / `USAGE_MAX_EVENT_NAMES_PER_KEY_DAY`.
+cycle. After the upserts, the address and event-name rows of each key and day that got rows new
+to this process are cut back to the busiest `USAGE_MAX_ADDRESSES_PER_KEY_DAY` /
+`USAGE_MAX_EVENT_NAMES_PER_KEY_DAY`.
 """
 
 import logging
@@ -175,6 +176,28 @@ def _cap(model, order: str, limit: int, pairs: Iterable[tuple[int, int]]) -> Non
             )
 
 
+# The (key, day, address) and (key, day, name) rows this process has written before: a flush
+# that adds no new row cannot push a key past its cap, so it skips the cap's query.
+MAX_REMEMBERED_ROWS = 100_000
+_written: dict[str, set] = {"addresses": set(), "events": set()}
+
+
+def _grown(kind: str, buckets: Iterable[tuple]) -> set[tuple[int, int]]:
+    """The (key, day) pairs of the buckets this process writes for the first time."""
+    written = _written[kind]
+    if len(written) > MAX_REMEMBERED_ROWS:
+        written.clear()  # forget: the caps run once more for each key, which is harmless
+    new = [bucket for bucket in buckets if bucket not in written]
+    written.update(new)
+    return {(key_id, day) for key_id, day, _ in new}
+
+
+def written_reset() -> None:
+    """Forget which rows this process wrote (for tests)."""
+    for written in _written.values():
+        written.clear()
+
+
 def _write_all(pending: Pending) -> None:
     pending.events_fold()
     with transaction.atomic():
@@ -186,13 +209,13 @@ def _write_all(pending: Pending) -> None:
         KeyUsageAddress,
         "accepted + refused + would_refuse DESC, last_seen DESC, id",
         int(settings.USAGE_MAX_ADDRESSES_PER_KEY_DAY),
-        {(key_id, day) for key_id, day, _ in pending.addresses},
+        _grown("addresses", pending.addresses),
     )
     _cap(
         KeyUsageEvent,
         "accepted + refused DESC, last_seen DESC, id",
         int(settings.USAGE_MAX_EVENT_NAMES_PER_KEY_DAY),
-        {(key_id, day) for key_id, day, _ in pending.events},
+        _grown("events", pending.events),
     )
 
 
@@ -228,11 +251,19 @@ def usage_prune(*, now: datetime | None = None) -> int:
 
 
 def _prune_if_due() -> None:
-    """Prune about once an hour, by one process of all (the first to claim the hour)."""
+    """Prune about once an hour, by one process of all (the first to claim the hour).
+
+    Each process asks the shared cache at most once an hour, so that a slow or hung Redis
+    costs a flush nothing the rest of the time.
+    """
+    now = time.monotonic()
+    if now - _last_prune_try[0] < PRUNE_EVERY_SECONDS:
+        return
+    _last_prune_try[0] = now
     try:
         due = cache.add(PRUNE_CACHE_KEY, 1, timeout=PRUNE_EVERY_SECONDS)
     except Exception:
-        due = _local_prune_due()
+        due = True  # without the shared cache, each process prunes on its own, hourly
     if due:
         try:
             usage_prune()
@@ -240,12 +271,9 @@ def _prune_if_due() -> None:
             logger.exception("Pruning old key usage failed.")
 
 
-_last_local_prune = [float("-inf")]
+_last_prune_try = [float("-inf")]
 
 
-def _local_prune_due() -> bool:
-    now = time.monotonic()
-    if now - _last_local_prune[0] < PRUNE_EVERY_SECONDS:
-        return False
-    _last_local_prune[0] = now
-    return True
+def prune_timer_reset() -> None:
+    """Let the next flush try to prune at once (for tests)."""
+    _last_prune_try[0] = float("-inf")

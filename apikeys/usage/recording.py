@@ -54,6 +54,8 @@ def usage_reset() -> None:
     """Forget every count not yet flushed, and restart the interval (for tests)."""
     global _state
     _state = _State()
+    flush.prune_timer_reset()
+    flush.written_reset()
 
 
 def usage_record_call(

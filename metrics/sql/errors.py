@@ -33,12 +33,5 @@ class SqlError(Exception):
         self.position = position
         self.status = status if status is not None else STATUSES.get(code, 400)
 
-    def as_dict(self) -> dict[str, object]:
-        """The JSON body of an error answer."""
-        body: dict[str, object] = {"code": self.code, "detail": self.detail}
-        if self.position is not None:
-            body["line"], body["column"] = self.position
-        return body
-
     def __repr__(self) -> str:
         return f"SqlError({self.code!r}, {self.detail!r}, status={self.status})"

@@ -461,3 +461,36 @@ def test_roll_of_several_keys_reports_the_refused_ones(admin_client, created):
     assert read_write.secrets.filter(retires_at__isnull=False).count() == 0
     old = KeySecret.objects.get(hash=crypto.secret_hash(created.secrets()["writeOnly"]))
     assert old.retires_at <= timezone.now()
+
+
+def test_an_add_key_form_sent_twice_adds_one_key(admin_client, created):
+    form = page(admin_client.get(admin_url("apikey", "add")))
+    seen = form.split('name="seen_latest_key_id" value="')[1].split('"')[0]
+    data = {
+        "workspace": created.workspace.pk,
+        "kind": "write_only",
+        "name": "Website",
+        "seen_latest_key_id": seen,
+    }
+    first = admin_client.post(admin_url("apikey", "add"), data)
+    assert len(shown_secrets(first)) == 1
+    again = page(admin_client.post(admin_url("apikey", "add"), data))
+    assert "was it sent twice?" in again
+    assert_nothing_secret(again)
+    assert ApiKey.objects.filter(name="Website").count() == 1
+    assert actions(action="api_key.create").count("api_key.create") == 4  # 3 provisioned + 1
+
+
+def test_a_roll_action_sent_twice_rolls_once(admin_client, created):
+    key = created.keys["writeOnly"].key
+    selected = {"action": "roll_secrets", ACTION_CHECKBOX_NAME: [key.pk]}
+    confirm = page(admin_client.post(reverse(KEYS_URL), selected))
+    seen = confirm.split('name="seen" value="')[1].split('"')[0]
+    assert seen == f"{key.pk}:primary:{key.secrets.get().pk}"
+    data = {**selected, "grace": "1h", "apply": "yes", "seen": seen}
+    assert len(shown_secrets(admin_client.post(reverse(KEYS_URL), data))) == 1
+    again = admin_client.post(reverse(KEYS_URL), data)
+    assert shown_secrets(again) == []
+    assert "was it sent twice?" in page(again)
+    assert key.secrets.count() == 2
+    assert actions(action="api_key.roll") == ["api_key.roll"]

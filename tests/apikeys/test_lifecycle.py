@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from apikeys import lifecycle
 from apikeys.lifecycle import Refusal, key_state, secret_refusal
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -41,3 +42,21 @@ def test_key_state():
     )
     assert key_state(now=NOW, revoked_at=NOW, expires_at=None, retiring=[]).name == "revoked"
     assert key_state(now=NOW, revoked_at=None, expires_at=NOW, retiring=[]).name == "expired"
+
+
+def test_a_roll_ends_a_secret_at_the_grace_and_never_extends_an_earlier_end():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    assert lifecycle.retires_at_after_roll(now=now, grace="1h", retires_at=None) == now + hour
+    assert lifecycle.retires_at_after_roll(now=now, grace="none", retires_at=None) == now
+    earlier = now + timedelta(minutes=5)
+    assert lifecycle.retires_at_after_roll(now=now, grace="7d", retires_at=earlier) == earlier
+    later = now + timedelta(days=3)
+    assert (
+        lifecycle.retires_at_after_roll(now=now, grace="24h", retires_at=later) == now + 24 * hour
+    )
+
+
+def test_the_grace_choices_are_the_grace_periods():
+    assert [name for name, _ in lifecycle.GRACE_CHOICES] == list(lifecycle.GRACE_PERIODS)
+    assert lifecycle.DEFAULT_GRACE in lifecycle.GRACE_PERIODS

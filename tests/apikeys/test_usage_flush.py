@@ -1,7 +1,9 @@
 """The flush: counts added to what is there, the busiest rows kept, old rows pruned."""
 
+import runpy
 from datetime import timedelta
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -131,11 +133,17 @@ def test_the_flush_prunes_old_rows_about_once_an_hour(snapshot, key, settings):
     _calls(snapshot, "203.0.113.1", 1)
     assert usage.usage_flush()
     assert KeyUsageHour.objects.count() == 2  # pruned at most once an hour
-
-    cache.delete(flush.PRUNE_CACHE_KEY)  # an hour later
+    flush.prune_timer_reset()  # another process: the claim in the shared cache holds
     _calls(snapshot, "203.0.113.1", 1)
     assert usage.usage_flush()
-    assert list(KeyUsageHour.objects.values_list("calls", flat=True)) == [2]
+    assert KeyUsageHour.objects.count() == 2
+
+    # An hour later, for this process and for the shared claim.
+    flush.prune_timer_reset()
+    cache.delete(flush.PRUNE_CACHE_KEY)
+    _calls(snapshot, "203.0.113.1", 1)
+    assert usage.usage_flush()
+    assert list(KeyUsageHour.objects.values_list("calls", flat=True)) == [3]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -150,3 +158,22 @@ def test_a_key_deleted_before_the_flush_loses_only_its_own_counts(created, other
     assert usage.usage_flush()
     assert list(KeyUsageAddress.objects.values_list("address", "accepted")) == [("203.0.113.2", 3)]
     assert not KeyUsageEvent.objects.exists()
+
+
+def test_a_flush_of_known_rows_skips_the_caps(snapshot, key, django_assert_num_queries):
+    _calls(snapshot, "203.0.113.1", 1)
+    usage.usage_record_events(snapshot=snapshot, accepted=["a"])
+    assert usage.usage_flush()  # new rows: the caps are checked
+    _calls(snapshot, "203.0.113.1", 1)
+    usage.usage_record_events(snapshot=snapshot, accepted=["a"])
+    # Savepoint, three upserts and the secret's update, savepoint released: no cap query.
+    with django_assert_num_queries(6):
+        assert usage.usage_flush()
+    assert KeyUsageAddress.objects.get().accepted == 2
+
+
+def test_the_deploy_config_flushes_when_a_worker_exits(snapshot, key):
+    hooks = runpy.run_path(str(Path(__file__).resolve().parents[2] / "deploy/gunicorn.conf.py"))
+    _calls(snapshot, "203.0.113.1", 2)
+    hooks["worker_exit"](None, None)
+    assert KeyUsageAddress.objects.get().accepted == 2

@@ -122,13 +122,15 @@ def test_monitored_event_list_stores_the_events_and_counts_them(client, secret, 
 
 def test_event_names_seen_count_refused_ones_too(client, secret, key):
     services.api_key_set_allowed_events(key=key, mode="specific", names=["signup"], by=SYSTEM)
-    assert ingest(client, secret, address=HOME, names=["signup", "purchase"]) == 403
+    # A batch is judged event by event: signup is stored, purchase refused (CONTRACT.md §2).
+    assert ingest(client, secret, address=HOME, names=["signup", "purchase"]) == 200
+    assert ingest(client, secret, address=HOME, names=["purchase"]) == 403
     flushed()
 
     names = {
         row.name: (row.count, row.refused) for row in usage_selectors.usage_event_names(key=key)
     }
-    assert names == {"signup": (0, 1), "purchase": (0, 1)}
+    assert names == {"signup": (1, 0), "purchase": (0, 2)}
 
 
 def test_impact_preview_counts_what_the_proposed_rules_would_refuse(client, secret, key):

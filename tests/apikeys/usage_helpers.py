@@ -1,5 +1,6 @@
 """Calls through the whole stack (middleware, auth, permissions, views) for usage tests."""
 
+import itertools
 import json
 
 from django.test import Client
@@ -14,11 +15,13 @@ EVENT = {
     "properties": {},
     "deviceData": None,
 }
+_SERIAL = itertools.count()
 
 
 def ingest(client: Client, secret: str, *, address: str, names=("page_view",), **meta) -> int:
     """POST a batch of events with these names from this peer address; the status code."""
-    body = {"events": [{**EVENT, "name": name} for name in names]}
+    # Each event distinct: identical events (same content and timestamp) are stored once.
+    body = {"events": [{**EVENT, "name": name, "eventId": f"e{next(_SERIAL)}"} for name in names]}
     response = client.generic(
         "POST",
         "/event/ingest/batch",

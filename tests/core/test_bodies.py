@@ -108,31 +108,61 @@ def test_invalid_single_event_is_400(api, secrets, body, field):
 
 
 @pytest.mark.parametrize(
-    ("body", "field", "index"),
+    ("body", "field"),
     [
-        ({}, "events", None),
-        ({"events": None}, "events", None),
-        ({"events": {"0": event()}}, "events", None),
-        ({"events": "[]"}, "events", None),
-        ({"events": event()}, "events", None),
-        ({"events": [event(), "page_view"]}, None, 1),
-        ({"events": [event(), event(), None]}, None, 2),
-        ({"events": [event(), event(name="bad name")]}, "name", 1),
-        ({"events": [event(), event(), event(timestamp="now")]}, "timestamp", 2),
-        ({"events": [event(userId=None, anonymousId=None)]}, "userId", 0),
-        ({"events": [event()] * 9 + [event(properties=[])]}, "properties", 9),
-        ([event()], None, None),
+        ({}, "events"),
+        ({"events": None}, "events"),
+        ({"events": {"0": event()}}, "events"),
+        ({"events": "[]"}, "events"),
+        ({"events": event()}, "events"),
+        ([event()], None),
     ],
 )
-def test_invalid_batch_is_400_naming_field_and_index_and_stores_nothing(
-    api, secrets, body, field, index
-):
+def test_a_body_that_is_not_a_batch_is_400_whole_and_stores_nothing(api, secrets, body, field):
     response = api.post("/event/ingest/batch", body, key=secrets["writeOnly"])
     assert response.status_code == 400
     payload = response.json()
     assert payload["code"] == "invalid_body"
     assert payload.get("field") == field
-    assert payload.get("index") == index
+    assert "index" not in payload and "rejected" not in payload
+    assert stored() == NOTHING
+
+
+@pytest.mark.parametrize(
+    ("events", "field", "index"),
+    [
+        ([event(), "page_view"], None, 1),
+        ([event(), event(name="signup"), None], None, 2),
+        ([event(), event(name="bad name")], "name", 1),
+        ([event(), event(name="signup"), event(timestamp="now")], "timestamp", 2),
+        ([event(userId=None, anonymousId=None), event()], "userId", 0),
+        ([event(name=f"e{n}") for n in range(9)] + [event(properties=[])], "properties", 9),
+        ([event(), event(eventId=7)], "eventId", 1),
+        ([event(), event(eventId="x" * 201)], "eventId", 1),
+    ],
+)
+def test_an_invalid_event_is_rejected_alone_by_index_and_field(api, secrets, events, field, index):
+    response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
+    assert response.status_code == 200, response.content
+    payload = response.json()
+    assert payload["accepted"] == len(events) - 1
+    [rejected] = payload["rejected"]
+    assert rejected["index"] == index and rejected["code"] == "invalid_event"
+    assert rejected.get("field") == field and rejected["detail"]
+    assert stored()["events"] == len(events) - 1
+
+
+def test_a_batch_of_only_invalid_events_is_400_with_the_rejected_list(api, secrets):
+    events = [event(userId=None, anonymousId=None), event(name="bad name")]
+    response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["code"] == "invalid_body" and payload["detail"]
+    assert [(item["index"], item["field"]) for item in payload["rejected"]] == [
+        (0, "userId"),
+        (1, "name"),
+    ]
+    assert payload["rejected"][1]["name"] == "bad name"
     assert stored() == NOTHING
 
 

@@ -144,9 +144,9 @@ def test_address_buckets():
 def test_key_rate_limit_when_set(api, secrets, settings):
     settings.KEY_RATE_LIMIT_PER_MINUTE = 2
     key = secrets["writeOnly"]
-    assert api.post("/event/ingest", event(), key=key).status_code == 204
-    assert api.post("/event/ingest", event(), key=key).status_code == 204
-    response = api.post("/event/ingest", event(), key=key)
+    assert api.post("/event/ingest", event("one"), key=key).status_code == 204
+    assert api.post("/event/ingest", event("two"), key=key).status_code == 204
+    response = api.post("/event/ingest", event("three"), key=key)
     assert response.status_code == 429
     assert response.json()["code"] == "rate_limited"
     assert 1 <= int(response["Retry-After"]) <= 60

@@ -1,10 +1,13 @@
 """No response, log line or stored refusal ever holds a secret or an Authorization value."""
 
 import logging
+import re
 import sys
 
 import pytest
 
+from apikeys import crypto
+from core import redaction
 from tests.support.api import event, unknown_key
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +51,22 @@ def test_secrets_never_reach_responses_or_logs(api, secrets, caplog, which, sett
     assert secret not in caplog.text
     for record in caplog.records:
         assert secret not in record.getMessage()
+
+
+@pytest.mark.parametrize("kind", list(crypto.SecretKind))
+def test_every_kind_of_secret_crypto_makes_is_redacted(kind):
+    secret = crypto.secret_generate(kind)
+    assert redaction.redact(f"before {secret} after") == "before [redacted] after"
+    assert re.fullmatch(redaction.SECRET_PREFIX_SHAPE, kind.value)
+    assert len(secret) - len(kind.value) == redaction.SECRET_TAIL_LENGTH
+
+
+def test_a_kind_crypto_does_not_know_yet_is_redacted_too():
+    new_kind = "uf_zz_"  # what a kind added to crypto.SecretKind tomorrow would look like
+    secret = new_kind + crypto.secret_generate(crypto.SecretKind.WRITE_ONLY)[len(new_kind) :]
+    assert crypto.secret_kind(secret) is None
+    assert "[redacted]" in redaction.redact(secret)
+    assert secret[len(new_kind) :] not in redaction.redact(secret)
 
 
 def test_a_traceback_that_quotes_a_secret_is_redacted_too():

@@ -137,7 +137,7 @@ def test_session_and_external_ids_are_stored(api, secrets):
 def test_unknown_fields_are_ignored(api, secrets):
     body = event(surprise={"a": 1}, version=3, context=[1, 2])
     assert api.post("/event/ingest", body, key=secrets["writeOnly"]).status_code == 204
-    body = {"events": [event()], "sentAt": 1, "batchId": "b"}
+    body = {"events": [event(userId="user-2")], "sentAt": 1, "batchId": "b"}
     assert api.post("/event/ingest/batch", body, key=secrets["writeOnly"]).status_code == 204
     assert Event.objects.count() == 2
 
@@ -146,12 +146,12 @@ def test_the_catalogue_counts_names_with_first_and_last_seen(
     api, secrets, workspace, other_created
 ):
     key = secrets["writeOnly"]
-    batch = {"events": [event("signup"), event("page_view"), event("page_view")]}
+    batch = {"events": [event("signup"), event("page_view"), event("page_view", userId="u2")]}
     assert api.post("/event/ingest/batch", batch, key=key).status_code == 204
     first = EventName.objects.get(workspace=workspace, name="page_view")
     assert first.count == 2
     assert first.first_seen == first.last_seen
-    assert api.post("/event/ingest", event("page_view"), key=key).status_code == 204
+    assert api.post("/event/ingest", event("page_view", userId="u3"), key=key).status_code == 204
     assert (
         api.post(
             "/event/ingest", event("page_view"), key=other_created.secrets()["writeOnly"]
@@ -199,18 +199,44 @@ def test_event_the_key_may_not_send_is_403(api, secrets, signup_only):
     assert stored() == NOTHING
 
 
-def test_a_batch_with_one_refused_event_is_refused_whole(api, secrets, signup_only):
+def test_a_mixed_batch_stores_its_allowed_events_and_lists_the_refused(api, secrets, signup_only):
     events = [
         event("signup"),
         event("purchase"),
         event("page_view"),
         event("refund"),
-        event("purchase"),
+        event("purchase", userId="user-2"),
     ]
     response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
+    assert response.status_code == 200, response.content
+    payload = response.json()
+    assert payload["accepted"] == 2
+    assert [(item["index"], item["code"], item["name"]) for item in payload["rejected"]] == [
+        (1, "event_not_allowed", "purchase"),
+        (3, "event_not_allowed", "refund"),
+        (4, "event_not_allowed", "purchase"),
+    ]
+    assert all(item["detail"] for item in payload["rejected"])
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["page_view", "signup"]
+
+
+def test_a_batch_of_only_refused_events_is_403_with_the_rejected_list(api, secrets, signup_only):
+    events = [event("purchase"), event("refund")]
+    response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
     assert response.status_code == 403
-    assert response.json()["code"] == "event_not_allowed"
-    assert response.json()["events"] == ["purchase", "refund"]
+    payload = response.json()
+    assert payload["code"] == "event_not_allowed"
+    assert [item["index"] for item in payload["rejected"]] == [0, 1]
+    assert stored() == NOTHING
+
+
+def test_a_batch_refused_for_its_events_and_its_body_is_400(api, secrets, signup_only):
+    events = [event("purchase"), event("bad name")]
+    response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["code"] == "invalid_body"
+    assert [item["code"] for item in payload["rejected"]] == ["event_not_allowed", "invalid_event"]
     assert stored() == NOTHING
 
 
@@ -235,25 +261,23 @@ def test_warm_key_check_makes_no_query_and_one_event_one_statement(
     key = secrets["writeOnly"]
     assert api.post("/event/ingest", event(), key=key).status_code == 204  # warms the caches
     with CaptureQueriesContext(connection) as single:
-        assert api.post("/event/ingest", event(), key=key).status_code == 204
+        assert api.post("/event/ingest", event(userId="u2"), key=key).status_code == 204
+    events = [event(userId=f"batch-{n}") for n in range(100)]
     with CaptureQueriesContext(connection) as batch:
-        assert (
-            api.post("/event/ingest/batch", {"events": [event()] * 100}, key=key).status_code == 204
-        )
+        assert api.post("/event/ingest/batch", {"events": events}, key=key).status_code == 204
     writes = [query["sql"] for query in single.captured_queries if "SAVEPOINT" not in query["sql"]]
     batch_writes = [
         query["sql"] for query in batch.captured_queries if "SAVEPOINT" not in query["sql"]
     ]
     if is_postgresql():
-        # One statement: the events and the catalogue in one atomic INSERT ... ON CONFLICT.
+        # One statement: events (deduplicated), profiles and catalogue in one atomic INSERT.
         assert len(writes) == 1 and len(batch_writes) == 1
         assert writes[0].lstrip().startswith("WITH rows AS")
     else:
-        # SQLite: the events (in chunks of SQLite's variable limit), then the catalogue upsert,
-        # inside one transaction (here a savepoint, as the test itself runs in a transaction).
-        assert len(writes) == 2
-        assert writes[0].startswith('INSERT INTO "ingest_event"')
-        assert "ON CONFLICT" in writes[1]
+        # SQLite: the known keys, the events, their profiles and the catalogue upsert, inside
+        # one transaction (here a savepoint, as the test itself runs in a transaction).
+        assert any(sql.startswith('INSERT INTO "ingest_event"') for sql in writes)
+        assert "ON CONFLICT" in writes[-1] and "ingest_eventname" in writes[-1]
         for capture in (single, batch):
             opened = [q for q in capture.captured_queries if q["sql"].startswith("SAVEPOINT")]
             assert len(opened) == 1

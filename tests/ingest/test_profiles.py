@@ -31,12 +31,17 @@ def test_identify_creates_and_merges_properties(identify, profile):
     identify(userId="user-1", properties={"plan": "pro", "seats": 3})
     response = profile("user-1")
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    assert body.pop("createdAt").endswith("Z")
+    assert body == {
         "id": "user-1",
         "anonymousIds": [],
         "properties": {"plan": "pro", "name": "Ada", "seats": 3},
         "computedProperties": {},
         "segments": [],
+        "deviceData": None,
+        "location": None,
+        "lastSeenAt": None,
     }
 
 

@@ -1,4 +1,4 @@
-"""The production stack, started once per test module against the test database."""
+"""The production stack, started once for this folder's tests, against the test database."""
 
 import os
 from urllib.parse import urlsplit, urlunsplit
@@ -15,12 +15,18 @@ def _test_database_url() -> str:
     return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(django_db_setup, tmp_path_factory):
-    """nginx and both pools (deploy/serve.py) on free ports, on PostgreSQL and Redis."""
+    """nginx and both pools (deploy/serve.py) on free ports, on PostgreSQL and Redis.
+
+    One stack for every test of this folder that asks for it. Metrics queries end after 6 s,
+    so that a slow query of test_stack_isolation.py is slow for seconds, not minutes.
+    """
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
     require_nginx()
-    running = start_stack(tmp_path_factory.mktemp("stack"), _test_database_url())
+    running = start_stack(
+        tmp_path_factory.mktemp("stack"), _test_database_url(), METRICS_STATEMENT_TIMEOUT="6"
+    )
     yield running
     assert running.stop() == 0, running.log_text()

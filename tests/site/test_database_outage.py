@@ -153,6 +153,10 @@ def test_an_outage_under_load_answers_only_json_503_and_then_nothing_fails(outag
         if outcome.what != "ready":  # /readyz says which service is down instead
             assert outcome.code == "unavailable", outcome
     after = [outcome for outcome in outcomes if outcome.sent_at > back]
+    print(  # the figures docs/performance.md quotes (pytest -rP shows them)
+        f"{len(outcomes)} answers, {len(refused)} of them 503 while the database was down "
+        f"({OUTAGE_SECONDS} s), {len(after)} after it was back, none of those refused"
+    )
     assert len(after) >= 10
     assert [outcome for outcome in after if not _ok(outcome)] == []
 

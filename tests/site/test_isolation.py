@@ -21,7 +21,10 @@ from django.core.cache import cache
 from tests.support.isolation import _neighbour_cache, forget_own_keys, own_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
-SUB_SUITE = "tests/core/test_limiter.py"  # fast, and it writes cache keys
+# One test that writes shared cache keys: enough to show what a run deletes.
+SUB_SUITE = (
+    "tests/core/test_limiter.py::test_a_block_reaches_other_processes_through_the_shared_cache"
+)
 
 
 def test_the_suite_has_its_own_prefix_in_settings_and_in_started_processes():

@@ -1,10 +1,9 @@
 """The suite touches only cache keys it made: its own key prefix, and only that prefix deleted.
 
-Each test process (each xdist worker too) gets the prefix `test-<random>-<worker>`, set in the
-settings and in the environment, so the servers a test starts share it. Between tests only keys
-under that prefix are deleted (SCAN + DEL in Redis, never FLUSHDB). A neighbour's key, written
-outside the prefix into the same cache when the run starts, must still be there when it ends:
-otherwise the run fails, whatever the tests said.
+Each run gets the prefix `test-<random>`, set in the settings and in the environment, so the
+servers a test starts share it. Between tests only keys under that prefix are deleted (SCAN + DEL
+in Redis, never FLUSHDB). A neighbour's key, written outside the prefix into the same cache when
+the run starts, must still be there when it ends: otherwise the run fails, whatever the tests said.
 """
 
 import copy
@@ -85,8 +84,7 @@ def _neighbour_cache():
 
 
 def pytest_configure(config):
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    _use_prefix(f"test-{secrets.token_hex(4)}-{worker}")
+    _use_prefix(f"test-{secrets.token_hex(6)}")
 
 
 def pytest_sessionstart(session):
@@ -98,13 +96,14 @@ def pytest_sessionstart(session):
 
 def pytest_sessionfinish(session, exitstatus):
     forget_own_keys()
-    neighbour, value = session.config.stash.get(NEIGHBOUR_STASH, (None, None))
-    if neighbour is None:
-        return
-    found = neighbour.get("their-key")
-    neighbour.delete("their-key")
-    if found != value:
-        session.config.stash[LOST_STASH] = True
+    config = session.config
+    neighbour, value = config.stash.get(NEIGHBOUR_STASH, (None, None))
+    if neighbour is not None:
+        found = neighbour.get("their-key")
+        neighbour.delete("their-key")
+        if found != value:
+            config.stash[LOST_STASH] = True
+    if config.stash.get(LOST_STASH, False):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

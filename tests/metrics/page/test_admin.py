@@ -135,3 +135,32 @@ def test_the_list_searches_and_filters(admin_client, metric, foreign_metric):
     query = f"?workspace__id__exact={metric.workspace_id}"
     html = admin_client.get(admin_url("changelist") + query).content.decode()
     assert ">Signups<" in html and "Globex signups" not in html
+
+
+def _shown_seen_version(response) -> str:
+    html = response.content.decode()
+    return html.split('name="seen_version" value="')[1].split('"')[0]
+
+
+def test_an_admin_edit_over_a_newer_version_is_refused_then_saved_on_purpose(
+    admin_client, metric, actor
+):
+    from metrics.services import saved_metric_update
+
+    shown = admin_client.get(admin_url("change", metric.pk))
+    assert _shown_seen_version(shown) == "1"
+    # Someone saves version 2 (on the page, or in another tab) while this form is open.
+    saved_metric_update(
+        metric=metric, name=metric.name, sql=BY_NAME, variables=metric.variables, by=actor
+    )
+    data = form_data(description="Mine", seen_version="1")
+    refused = admin_client.post(admin_url("change", metric.pk), data)
+    assert refused.status_code == 200
+    assert "changed by someone else" in refused.content.decode()
+    assert SavedMetric.objects.get(pk=metric.pk).version == 2
+    assert metric_actions() == ["metric.create", "metric.update"]
+    # The form now carries version 2: saving again replaces it knowingly.
+    assert _shown_seen_version(refused) == "2"
+    again = admin_client.post(admin_url("change", metric.pk), {**data, "seen_version": "2"})
+    assert again.status_code == 302
+    assert SavedMetric.objects.get(pk=metric.pk).version == 3

@@ -1,4 +1,4 @@
-"""The provisioning commands: `create_workspace` and `demo_setup`."""
+"""The provisioning commands of apikeys: `create_workspace` and `demo_setup`."""
 
 import json
 from io import StringIO

@@ -1,0 +1,151 @@
+"""Idempotency across real processes: concurrent deliveries, and a worker killed mid-batch.
+
+Real gunicorn servers on one PostgreSQL database. The same batch sent at once to two server
+processes is stored once; and when a worker is killed with SIGKILL while batches are in flight,
+a client that retries every batch whose answer it lost ends with every event stored once.
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from apikeys.provisioning import workspace_provision
+from core.actors import SYSTEM
+from ingest.models import Event
+from tests.site.test_live_processes import _call, _database_url, _free_port, _wait_ready
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_767_225_600_000
+
+
+@contextlib.contextmanager
+def _gunicorn(workers: int):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "userflux_site.settings",
+        "DATABASE_URL": _database_url(),
+        "DEBUG": "true",
+    }
+    port = _free_port()
+    with tempfile.TemporaryFile() as log:
+        command = [
+            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers), "--chdir", str(ROOT), "userflux_site.wsgi:application",
+        ]  # fmt: skip
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        try:
+            _wait_ready(port, process)
+            yield port, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def live(transactional_db):
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    return workspace_provision(name="Live", slug="live", by=SYSTEM).secrets()["writeOnly"]
+
+
+def _batch(number: int, size: int) -> dict:
+    """A batch of browser-like events; half carry an eventId, half are known by content."""
+    events = []
+    for n in range(size):
+        item = {
+            "name": "page_view",
+            "timestamp": T0 + number * size + n,
+            "anonymousId": f"visitor-{number % 7}",
+            "properties": {"path": f"/page/{n}", "batch": number, "pad": "x" * 300},
+        }
+        if n % 2:
+            item["eventId"] = f"evt-{number}-{n}"
+        events.append(item)
+    return {"events": events}
+
+
+def test_the_same_batch_sent_at_once_to_two_processes_is_stored_once(live):
+    with _gunicorn(1) as (a, _), _gunicorn(1) as (b, _):
+        body = _batch(1, 200)
+        answers = []
+        barrier = threading.Barrier(8)
+
+        def send(port: int) -> None:
+            barrier.wait()
+            answers.append(_call(port, "POST", "/event/ingest/batch", body, live)[0])
+
+        threads = [threading.Thread(target=send, args=((a, b)[n % 2],)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert answers == [204] * 8
+    assert Event.objects.count() == 200
+    assert Event.objects.values("dedup_key").distinct().count() == 200
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(item) for item in path.read_text().split()] if path.exists() else []
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing_on_retry(live):
+    batches = 60
+    size = 250
+    lost: list[int] = []
+    pending = list(range(batches))
+    lock = threading.Lock()
+
+    with _gunicorn(2) as (port, master):
+
+        def client() -> None:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    number = pending.pop()
+                while True:  # retry until an answer arrives, as a careful SDK would
+                    try:
+                        status, _ = _call(
+                            port, "POST", "/event/ingest/batch", _batch(number, size), live
+                        )
+                    except OSError:
+                        status = None
+                    if status == 204:
+                        break
+                    with lock:
+                        lost.append(number)
+                    time.sleep(0.05)
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for _ in range(3):  # kill a busy worker three times while batches are in flight
+            time.sleep(0.4)
+            workers = _children(master.pid)
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads)
+
+    assert lost, "no answer was lost: the kills missed every batch in flight"
+    assert Event.objects.count() == batches * size
+    stored = set(Event.objects.values_list("properties__batch", "properties__path"))
+    assert len(stored) == batches * size
