@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apikeys', '0002_usage_and_monitor_mode'),
+        ('apikeys', '0003_rejectedcall_event_name'),
     ]
 
     operations = [
