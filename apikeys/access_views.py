@@ -156,7 +156,7 @@ def key_enforce(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
 
 
 @change_view
-def ip_rule_add(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
+def key_rule_add(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
     """Add an address or network to a key's list (also "Allow this address" on a refusal)."""
 
     def change(key: ApiKey, data: dict, by: Actor) -> str:
@@ -182,7 +182,7 @@ def ip_rule_add(request: HttpRequest, slug: str, key_id: int) -> HttpResponse:
 
 
 @change_view
-def ip_rule_remove(request: HttpRequest, slug: str, key_id: int, rule_id: int) -> HttpResponse:
+def key_rule_remove(request: HttpRequest, slug: str, key_id: int, rule_id: int) -> HttpResponse:
     """Take an address off a key's list."""
 
     def change(key: ApiKey, data: dict, by: Actor) -> str:

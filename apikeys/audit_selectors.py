@@ -7,31 +7,10 @@ from typing import Any
 from django.core.paginator import Page, Paginator
 
 from apikeys.models import ApiKey
+from workspaces.audit import audit_action_label
 from workspaces.models import AuditEvent, Workspace
 
 AUDIT_PAGE_SIZE = 25
-
-AUDIT_ACTIONS = {
-    "workspace.create": "Created the workspace",
-    "membership.add": "Added a member",
-    "membership.set_role": "Changed a member's role",
-    "api_key.create": "Created a key",
-    "api_key.rename": "Renamed a key",
-    "api_key.roll": "Rolled a secret",
-    "api_key.revoke": "Revoked a key",
-    "api_key.set_expiry": "Changed the expiry",
-    "api_key.set_access_mode": "Changed where the key may be used from",
-    "api_key.set_access": "Changed where the key may be used from",
-    "api_key.set_enforcement": "Switched a list between Enforce and Monitor",
-    "key_secret.end_now": "Ended a previous secret's grace now",
-    "ip_rule.add": "Added an address",
-    "ip_rule.remove": "Removed an address",
-    "api_key.set_allowed_events": "Changed the allowed events",
-    "metrics.set_cache_ttl": "Changed the cache TTL",
-    "metric.create": "Created a saved metric",
-    "metric.update": "Edited a saved metric",
-    "metric.delete": "Deleted a saved metric",
-}
 
 
 @dataclass(frozen=True)
@@ -72,11 +51,6 @@ def audit_page_read(
     ]
     actions = [(name, audit_action_label(name)) for name in present]
     return AuditPage(rows=rows, page=page, action=action, actions=actions)
-
-
-def audit_action_label(action: str) -> str:
-    """An audit action in words."""
-    return AUDIT_ACTIONS.get(action, action)
 
 
 def _moment(text: str) -> str | None:

@@ -111,7 +111,9 @@ class KeyPanel:
     def address_listed(self, address: str | None) -> bool:
         """Whether an address is already covered by one of the key's rules."""
         parsed = networks.address_parse(address or "")
-        return networks.address_allowed(parsed, [ip_network(rule.network) for rule in self.rules])
+        return networks.address_in_networks(
+            parsed, [ip_network(rule.network) for rule in self.rules]
+        )
 
 
 @dataclass

@@ -14,6 +14,7 @@ from apikeys.services import _changed, _locked
 from core import networks
 from core.actors import Actor
 from core.errors import field_error
+from workspaces.audit import AuditAction
 
 # which -> the key's field that holds that list's enforcement
 ENFORCEMENT_FIELDS = {"addresses": "address_enforcement", "events": "event_enforcement"}
@@ -44,7 +45,7 @@ def api_key_enforcement_set(*, key: ApiKey, which: str, mode: str, by: Actor) ->
             _changed(
                 key,
                 by=by,
-                action="api_key.set_enforcement",
+                action=AuditAction.API_KEY_SET_ENFORCEMENT,
                 changes={"list": which, "before": before, "after": mode},
             )
     return key
@@ -121,7 +122,7 @@ def api_key_access_set(
         _changed(
             key,
             by=by,
-            action="api_key.set_access",
+            action=AuditAction.API_KEY_SET_ACCESS,
             changes={"before": before, "after": after, "added": [text for text, _ in added]},
         )
     return key
@@ -148,7 +149,7 @@ def key_secret_end_now(*, secret: KeySecret, by: Actor) -> KeySecret:
         _changed(
             key,
             by=by,
-            action="key_secret.end_now",
+            action=AuditAction.KEY_SECRET_END_NOW,
             changes={"mask": secret.mask, "role": secret.role, "valid_until": before.isoformat()},
         )
     return secret

@@ -30,7 +30,7 @@ from core import networks
 from core.actors import Actor
 from core.errors import field_error
 from core.eventnames import MAX_EVENT_NAME_LENGTH, event_name_problem
-from workspaces.audit import audit_record
+from workspaces.audit import AuditAction, audit_record
 from workspaces.models import Workspace
 
 MAX_ALLOWED_EVENTS = 1_000
@@ -64,7 +64,7 @@ def _roles_of(kind: str) -> list[str]:
     return [KeySecret.Role.PRIMARY]
 
 
-def _changed(key: ApiKey, *, by: Actor, action: str, changes: dict) -> None:
+def _changed(key: ApiKey, *, by: Actor, action: AuditAction, changes: dict) -> None:
     # The version tells every process's key cache, within its staleness bound, that its
     # snapshot is outdated, whatever becomes of the shared-cache signal sent on commit.
     ApiKey.objects.filter(pk=key.pk).update(version=F("version") + 1)
@@ -153,7 +153,7 @@ def api_key_create(
             _changed(
                 key,
                 by=by,
-                action="api_key.create",
+                action=AuditAction.API_KEY_CREATE,
                 changes={
                     "kind": kind,
                     "name": key.name,
@@ -219,7 +219,7 @@ def api_key_roll(
         _changed(
             key,
             by=by,
-            action="api_key.roll",
+            action=AuditAction.API_KEY_ROLL,
             changes={
                 "role": role,
                 "grace": grace,
@@ -248,7 +248,9 @@ def api_key_rename(*, key: ApiKey, name: str, by: Actor) -> ApiKey:
         _name_free(workspace_id=key.workspace_id, name=name, key_id=key.pk)
         key.name = name
         key.save(update_fields=["name"])
-        _changed(key, by=by, action="api_key.rename", changes={"before": before, "after": name})
+        _changed(
+            key, by=by, action=AuditAction.API_KEY_RENAME, changes={"before": before, "after": name}
+        )
     return key
 
 
@@ -258,7 +260,7 @@ def api_key_revoke(*, key: ApiKey, by: Actor) -> ApiKey:
         key = _locked(key.pk)
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        _changed(key, by=by, action="api_key.revoke", changes={})
+        _changed(key, by=by, action=AuditAction.API_KEY_REVOKE, changes={})
     return key
 
 
@@ -274,7 +276,7 @@ def api_key_set_expiry(*, key: ApiKey, expires_at: datetime | None, by: Actor) -
         _changed(
             key,
             by=by,
-            action="api_key.set_expiry",
+            action=AuditAction.API_KEY_SET_EXPIRY,
             changes={
                 "before": before.isoformat() if before else None,
                 "after": expires_at.isoformat() if expires_at else None,
@@ -300,7 +302,10 @@ def api_key_set_access_mode(*, key: ApiKey, mode: str, by: Actor) -> ApiKey:
         key.access_mode = mode
         key.save(update_fields=["access_mode"])
         _changed(
-            key, by=by, action="api_key.set_access_mode", changes={"before": before, "after": mode}
+            key,
+            by=by,
+            action=AuditAction.API_KEY_SET_ACCESS_MODE,
+            changes={"before": before, "after": mode},
         )
     return key
 
@@ -327,7 +332,7 @@ def ip_rule_add(*, key: ApiKey, network: str, description: str = "", by: Actor) 
         _changed(
             key,
             by=by,
-            action="ip_rule.add",
+            action=AuditAction.IP_RULE_ADD,
             changes={"network": text, "description": description},
         )
     return rule
@@ -350,7 +355,7 @@ def ip_rule_remove(*, rule: IpRule, by: Actor) -> None:
         _changed(
             key,
             by=by,
-            action="ip_rule.remove",
+            action=AuditAction.IP_RULE_REMOVE,
             changes={"network": network, "description": description},
         )
 
@@ -425,7 +430,7 @@ def api_key_set_allowed_events(
         _changed(
             key,
             by=by,
-            action="api_key.set_allowed_events",
+            action=AuditAction.API_KEY_SET_ALLOWED_EVENTS,
             changes={"before": before, "after": after},
         )
     return key
@@ -452,7 +457,7 @@ def metrics_cache_ttl_set(*, key: ApiKey, minutes: int, by: Actor) -> ApiKey:
         _changed(
             key,
             by=by,
-            action="metrics.set_cache_ttl",
+            action=AuditAction.METRICS_SET_CACHE_TTL,
             changes={"before": before, "after": minutes},
         )
     return key

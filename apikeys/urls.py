@@ -22,8 +22,8 @@ urlpatterns = [
     path(KEY + "cache-ttl/", key_views.metrics_cache_ttl, name="metrics_cache_ttl"),
     path(KEY + "access/", access_views.key_access_mode, name="key_access_mode"),
     path(KEY + "access/enforce/", access_views.key_enforce, name="key_enforce"),
-    path(KEY + "rules/", access_views.ip_rule_add, name="ip_rule_add"),
-    path(KEY + "rules/<int:rule_id>/remove/", access_views.ip_rule_remove, name="ip_rule_remove"),
+    path(KEY + "rules/", access_views.key_rule_add, name="ip_rule_add"),
+    path(KEY + "rules/<int:rule_id>/remove/", access_views.key_rule_remove, name="ip_rule_remove"),
     path(KEY + "events/", access_views.key_allowed_events, name="key_allowed_events"),
     path(KEY + "events/allow/", access_views.key_event_allow, name="key_event_allow"),
 ]

@@ -205,7 +205,7 @@ def usage_addresses(*, key: ApiKey, days: int = 30, limit: int = 100) -> list[Ad
             accepted=row["accepted_n"],
             refused=row["refused_n"],
             would_refuse=row["would_n"],
-            listed=networks.address_allowed(networks.address_parse(row["address"]), rules),
+            listed=networks.address_in_networks(networks.address_parse(row["address"]), rules),
         )
         for row in _address_totals(key, days)
     ]
@@ -322,7 +322,7 @@ def impact_preview(
             calls = row["accepted_n"]
             total += calls
             address = networks.address_parse(row["address"])
-            if calls and not networks.address_allowed(address, rules):
+            if calls and not networks.address_in_networks(address, rules):
                 rows.append(ImpactRow(label=row["address"], calls=calls, last_seen=row["last"]))
     else:
         unit, allowed = "events", set(allowed_events)

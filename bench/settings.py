@@ -8,3 +8,8 @@ from userflux_site.settings import *  # noqa: F403
 
 BENCH_BASELINE_ENDPOINTS = True
 BENCH_BASELINE_WORKSPACE = "bench"
+
+# The benchmark's cache keys carry a prefix of their own, and the benchmark deletes only those
+# (never the whole Redis database its URL names, which may hold someone else's data).
+if "CACHE_KEY_PREFIX" not in env.ENVIRON:  # noqa: F405
+    CACHES["default"]["KEY_PREFIX"] = "bench"  # noqa: F405

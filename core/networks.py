@@ -108,8 +108,11 @@ def rule_text(network: IPNetwork) -> str:
     return network.with_prefixlen
 
 
-def address_allowed(address: IPAddress | None, networks: Iterable[IPNetwork]) -> bool:
+def address_in_networks(address: IPAddress | None, networks: Iterable[IPNetwork]) -> bool:
     """Whether a (normalised) client address falls in any of these networks.
+
+    Only the matching: whether a key may be used from an address (its access mode, its rules,
+    enforce or monitor) is `apikeys.permissions.address_allowed`, which the APIs run.
 
     No address, or no network, is a refusal: this fails closed.
     """

@@ -76,3 +76,13 @@ class RunForm(forms.Form):
     """Values for the metric's variables in one test run; those left out keep their defaults."""
 
     variables = JsonObjectField()
+
+
+class MetricDeleteForm(forms.Form):
+    """A delete, which happens only once the admin has confirmed it."""
+
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.is_valid() and self.cleaned_data["confirm"] == "yes"

@@ -16,7 +16,7 @@ from metrics import cache as result_cache
 from metrics import sandbox
 from metrics.models import SavedMetric
 from metrics.sql import SqlError, compile_query
-from workspaces.audit import audit_record
+from workspaces.audit import AuditAction, audit_record
 from workspaces.models import Workspace
 
 MAX_VARIABLES = 50
@@ -88,7 +88,7 @@ def saved_metric_create(
         audit_record(
             workspace=workspace,
             by=by,
-            action="metric.create",
+            action=AuditAction.METRIC_CREATE,
             target=metric,
             changes={"name": name, "sql": sql, "variables": variables},
         )
@@ -129,7 +129,7 @@ def saved_metric_update(
         audit_record(
             workspace=metric.workspace,
             by=by,
-            action="metric.update",
+            action=AuditAction.METRIC_UPDATE,
             target=metric,
             changes={
                 "before": before,
@@ -146,7 +146,7 @@ def saved_metric_delete(*, metric: SavedMetric, by: Actor) -> None:
         audit_record(
             workspace=metric.workspace,
             by=by,
-            action="metric.delete",
+            action=AuditAction.METRIC_DELETE,
             target=metric,
             changes={"name": metric.name, "sql": metric.sql},
         )

@@ -17,11 +17,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from apikeys.forms import RevokeForm
 from core.actors import Actor
 from core.forms import add_service_errors, error_code
 from metrics import services
-from metrics.forms import MetricForm, RunForm
+from metrics.forms import MetricDeleteForm, MetricForm, RunForm
 from metrics.models import SavedMetric
 from metrics.sql import SqlError
 from metrics.sql.errors import STATUSES
@@ -230,7 +229,7 @@ def metric_update(request: HttpRequest, slug: str, metric_id: UUID) -> HttpRespo
 def metric_delete(request: HttpRequest, slug: str, metric_id: UUID) -> HttpResponse:
     """Delete a metric once the admin has confirmed; until then, ask."""
     workspace, _, metric = _admin_metric(request, slug, metric_id)
-    if not RevokeForm(request.POST).confirmed:
+    if not MetricDeleteForm(request.POST).confirmed:
         context = {"workspace": workspace, "metric": metric}
         return render(request, "metrics/delete_confirm.html", context)
     services.saved_metric_delete(metric=metric, by=Actor.for_request(request))

@@ -15,11 +15,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
 from core.actors import Actor
 from core.clientip import client_address
-from workspaces.models import AuditEvent, Membership
+from workspaces.audit import AuditAction, audit_record
+from workspaces.models import Membership
 
 logger = logging.getLogger(__name__)
 
@@ -37,22 +37,13 @@ def lockout_audit(sender: Any, request: Any = None, username: str = "", ip_addre
     if user is None:
         return  # an unknown name: axes' own records (Django admin) are the trail
     by = Actor(user=None, ip=ip_address, label="anonymous")
-    now = timezone.now()
+    path = getattr(request, "path", "")[:200]
     with transaction.atomic():
-        AuditEvent.objects.bulk_create(
-            AuditEvent(
-                workspace_id=workspace_id,
-                actor=by.user,
-                actor_label=by.label,
-                actor_ip=by.ip,
-                action="login.locked_out",
-                target_type="user",
-                target_id=str(user.pk),
-                target_label=username[:200],
-                changes={"path": getattr(request, "path", "")[:200]},
-                created_at=now,
+        for membership in Membership.objects.filter(user=user).select_related("workspace"):
+            audit_record(
+                workspace=membership.workspace,
+                by=by,
+                action=AuditAction.LOGIN_LOCKED_OUT,
+                target=user,
+                changes={"path": path},
             )
-            for workspace_id in Membership.objects.filter(user=user).values_list(
-                "workspace_id", flat=True
-            )
-        )

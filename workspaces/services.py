@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.actors import Actor
-from workspaces.audit import audit_record
+from workspaces.audit import AuditAction, audit_record
 from workspaces.models import Membership, Workspace
 
 User = get_user_model()
@@ -20,7 +20,7 @@ def workspace_create(*, name: str, slug: str, by: Actor) -> Workspace:
         audit_record(
             workspace=workspace,
             by=by,
-            action="workspace.create",
+            action=AuditAction.WORKSPACE_CREATE,
             target=workspace,
             changes={"name": workspace.name, "slug": workspace.slug},
         )
@@ -41,7 +41,7 @@ def membership_add(*, workspace: Workspace, user: User, role: str, by: Actor) ->
         audit_record(
             workspace=workspace,
             by=by,
-            action="membership.add",
+            action=AuditAction.MEMBERSHIP_ADD,
             target=membership,
             changes={"user": user.get_username(), "role": role},
         )
@@ -60,7 +60,7 @@ def membership_set_role(*, membership: Membership, role: str, by: Actor) -> Memb
         audit_record(
             workspace=membership.workspace,
             by=by,
-            action="membership.set_role",
+            action=AuditAction.MEMBERSHIP_SET_ROLE,
             target=membership,
             changes={"before": before, "after": role},
         )

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from core.networks import RuleError, address_allowed, address_parse, rule_parse, rule_text
+from core.networks import RuleError, address_in_networks, address_parse, rule_parse, rule_text
 
 
 @pytest.mark.parametrize(
@@ -83,12 +83,12 @@ def _nets(*texts):
     ],
 )
 def test_matching(address, rules, allowed):
-    assert address_allowed(address_parse(address), _nets(*rules)) is allowed
+    assert address_in_networks(address_parse(address), _nets(*rules)) is allowed
 
 
 def test_no_address_and_no_rules_fail_closed():
-    assert address_allowed(None, _nets("10.0.0.0/8")) is False
-    assert address_allowed(address_parse("10.0.0.1"), []) is False
+    assert address_in_networks(None, _nets("10.0.0.0/8")) is False
+    assert address_in_networks(address_parse("10.0.0.1"), []) is False
 
 
 @pytest.mark.parametrize(
