@@ -14,19 +14,19 @@ BOTTOM = 20  # room for the x-axis labels
 TOP = 8
 GAP = 0.2  # of a slot, between bars
 
-# Drawn bottom to top; the class names are the page's colours.
+# Drawn bottom to top, then one series per refusal reason; the css names are the page's colours.
 SERIES = (
-    ("accepted", "Accepted"),
-    ("would_refuse", "Accepted, would be refused"),
-    ("refused", "Refused"),
+    ("accepted", "Accepted", "accepted"),
+    ("would_refuse", "Accepted, would be refused (monitor)", "would"),
 )
+REFUSED_COLOURS = 4
 
 
 @dataclass(frozen=True)
 class Bucket:
     """The calls of one hour or day: accepted (not counting would-refuse), would-refuse, refused.
 
-    `refused` holds the refusals by reason; the three series do not overlap.
+    `refused` holds the refusals by reason; the series do not overlap.
     """
 
     start: datetime
@@ -43,12 +43,23 @@ class Bucket:
         return self.accepted + self.would_refuse + self.refused_total
 
     def value(self, series: str) -> int:
-        return self.refused_total if series == "refused" else getattr(self, series)
+        """The count of a series: "accepted", "would_refuse" or "refused:<reason>"."""
+        if series.startswith("refused:"):
+            return self.refused.get(series.removeprefix("refused:"), 0)
+        return getattr(self, series)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    label: str
+    css: str
 
 
 @dataclass(frozen=True)
 class Segment:
     series: str
+    css: str
     y: float
     height: float
     value: int
@@ -77,6 +88,7 @@ class Chart:
     height: int
     left: int
     baseline: float
+    series: list[Series]
     bars: list[Bar]
     x_ticks: list[Tick]
     y_ticks: list[Tick]
@@ -84,7 +96,8 @@ class Chart:
 
     @property
     def summary(self) -> str:
-        accepted, would, refused = (self.totals[name] for name, _ in SERIES)
+        accepted, would = self.totals["accepted"], self.totals["would_refuse"]
+        refused = sum(self.totals.values()) - accepted - would
         said = f"{accepted + would} accepted"
         if would:
             said += f" (of which {would} would be refused)"
@@ -101,30 +114,45 @@ def _nice_max(value: int) -> int:
         step *= 10
 
 
-def usage_chart(buckets: list[Bucket], *, label_format: str, every: int) -> Chart:
-    """Bars for `buckets` (oldest first); every `every`th bar gets an x-axis label."""
+def usage_chart(
+    buckets: list[Bucket], *, reasons: list[tuple[str, str]], label_format: str, every: int
+) -> Chart:
+    """Bars for `buckets` (oldest first), refusals stacked by each of `reasons` (code, label).
+
+    Every `every`th bar gets an x-axis label.
+    """
+    series = [Series(*item) for item in SERIES] + [
+        Series(f"refused:{code}", f"Refused: {label}", f"refused-{index % REFUSED_COLOURS}")
+        for index, (code, label) in enumerate(reasons)
+    ]
     top = _nice_max(max((bucket.total for bucket in buckets), default=0))
     plot_width = WIDTH - LEFT
     plot_height = HEIGHT - BOTTOM - TOP
     baseline = HEIGHT - BOTTOM
     slot = plot_width / max(len(buckets), 1)
     bars, x_ticks = [], []
-    totals = {name: 0 for name, _ in SERIES}
+    totals = {one.name: 0 for one in series}
     for index, bucket in enumerate(buckets):
         x = LEFT + index * slot
         label = f"{bucket.start:{label_format}}"
         y = baseline
         segments = []
-        for name, _ in SERIES:
-            value = bucket.value(name)
-            totals[name] += value
+        for one in series:
+            value = bucket.value(one.name)
+            totals[one.name] += value
             if value:
                 height = value / top * plot_height
                 y -= height
                 segments.append(
-                    Segment(series=name, y=round(y, 2), height=round(height, 2), value=value)
+                    Segment(
+                        series=one.name,
+                        css=one.css,
+                        y=round(y, 2),
+                        height=round(height, 2),
+                        value=value,
+                    )
                 )
-        parts = [f"{bucket.value(name)} {text.lower()}" for name, text in SERIES]
+        parts = [f"{bucket.value(one.name)} {one.label.lower()}" for one in series]
         bars.append(
             Bar(
                 x=round(x + slot * GAP / 2, 2),
@@ -147,6 +175,7 @@ def usage_chart(buckets: list[Bucket], *, label_format: str, every: int) -> Char
         height=HEIGHT,
         left=LEFT,
         baseline=baseline,
+        series=series,
         bars=bars,
         x_ticks=x_ticks,
         y_ticks=y_ticks,

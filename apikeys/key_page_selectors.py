@@ -49,6 +49,7 @@ class LogRow:
     reason_label: str
     method: str
     path: str
+    event: str
     count: int
     last_seen: datetime
 
@@ -133,7 +134,7 @@ def key_page_read(*, key: ApiKey, now: datetime) -> KeyPage:
 def _log(key: ApiKey, since: datetime) -> list[LogRow]:
     groups = (
         RejectedCall.objects.filter(key=key, created_at__gte=since)
-        .values("client_ip", "reason", "method", "path")
+        .values("client_ip", "reason", "method", "path", "event_name")
         .annotate(count=Sum("count"), last_seen=Max("created_at"))
         .order_by("-last_seen", "-count")[:LOG_ROWS]
     )
@@ -144,6 +145,7 @@ def _log(key: ApiKey, since: datetime) -> list[LogRow]:
             reason_label=rejection_label(group["reason"]),
             method=group["method"],
             path=group["path"],
+            event=group["event_name"],
             count=group["count"],
             last_seen=group["last_seen"],
         )
@@ -157,13 +159,13 @@ def refusals_read(*, panel: KeyPanel, now: datetime) -> Refusals:
     days = REJECTED_SINCE.days
     log = _log(key, now - REJECTED_SINCE)
     reasons: dict[str, list[str]] = {}
-    endpoints: set[str] = set()
+    endpoints: dict[str, set[str]] = {}  # event name ("" when not known) -> endpoints
     for row in log:
         said = reasons.setdefault(row.client_ip or "", [])
         if row.reason_label not in said:
             said.append(row.reason_label)
         if row.reason == EVENT_NOT_ALLOWED and row.path:
-            endpoints.add(f"{row.method} {row.path}")
+            endpoints.setdefault(row.event, set()).add(f"{row.method} {row.path}")
     live = not panel.is_revoked
     specific = key.access_mode == ApiKey.AccessMode.SPECIFIC
     addresses = [
@@ -184,7 +186,7 @@ def refusals_read(*, panel: KeyPanel, now: datetime) -> Refusals:
             refused=row.refused,
             would_refuse=row.would_refuse,
             last_seen=row.last_seen,
-            endpoints=sorted(endpoints),
+            endpoints=sorted(endpoints.get(row.name) or endpoints.get("", ())),
             can_allow=live and not row.allowed and key.events_mode == ApiKey.EventsMode.SPECIFIC,
         )
         for row in usage_event_names(key=key, days=days)
@@ -253,11 +255,12 @@ def usage_view_read(*, key: ApiKey, span: str) -> UsageView:
         for bucket in found
     ]
     codes = sorted({reason for row in rows for reason in row.refused})
+    reasons = [(code, rejection_label(code)) for code in codes]
     return UsageView(
         span=span,
         caption=SPANS[span],
-        chart=usage_chart(rows, label_format=label_format, every=every),
+        chart=usage_chart(rows, reasons=reasons, label_format=label_format, every=every),
         rows=rows,
-        reasons=[(code, rejection_label(code)) for code in codes],
+        reasons=reasons,
         label_format=label_format,
     )

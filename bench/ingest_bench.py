@@ -40,11 +40,39 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 BATCH_SIZE = 100
 ALLOWED_NAMES = [f"event_{n:02d}" for n in range(49)] + ["page_view"]
 
+# Every request is new to the server: each event carries the request's own serial (the wrk
+# run, the thread and a count) in its properties and anonymousId, so content deduplication
+# stores every one instead of skipping a repeat. The body is split at the marker once; a request
+# joins the parts around its serial.
+SERIAL_MARKER = "@@SERIAL@@"
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 {auth}
-wrk.body = [==[{body}]==]
+local template = [==[{body}]==]
+local threads = 0
+function setup(thread)
+  thread:set("thread_id", threads)
+  threads = threads + 1
+end
+function init(args)
+  run = args[1] or "0"
+  parts = {{}}
+  local start = 1
+  while true do
+    local first, last = string.find(template, "{marker}", start, true)
+    if not first then break end
+    parts[#parts + 1] = string.sub(template, start, first - 1)
+    start = last + 1
+  end
+  parts[#parts + 1] = string.sub(template, start)
+  serial = 0
+end
+function request()
+  serial = serial + 1
+  local body = table.concat(parts, run .. "-" .. tostring(thread_id) .. "-" .. tostring(serial))
+  return wrk.format(nil, nil, nil, body)
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -61,9 +89,12 @@ def _event(name: str, n: int) -> dict:
     return {
         "timestamp": int(time.time() * 1000),
         "userId": None,
-        "anonymousId": "0b7f6c1e-8d2a-4c51-9a3e-5f2b1d7c9e40",
+        # A new visitor per request: every batch makes an anonymous profile (the dearer case
+        # of profiles from events; a returning visitor only moves lastSeenAt).
+        "anonymousId": f"visitor-{SERIAL_MARKER}",
         "name": name,
         "properties": {
+            "serial": SERIAL_MARKER,
             "sessionId": "5d1c3e8a-41f2-4b1e-9f63-0c2a7d9e8b14",
             "host": "shop.example.com",
             "href": f"https://shop.example.com/products/{n}?utm_source=news&utm_campaign=spring",
@@ -175,7 +206,7 @@ def _gunicorn(env: dict, port: int, workers: int, log) -> subprocess.Popen:
 def _run(wrk: str, url: str, script: Path, duration: int, connections: int) -> dict:
     command = [
         wrk, "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
-        "-s", str(script), url,
+        "-s", str(script), url, "--", str(time.time_ns()),
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     line = next((x for x in output.stdout.splitlines() if x.startswith("RESULT ")), None)
@@ -247,7 +278,7 @@ def main() -> None:
         for name, _, body, key, _ in scenarios:
             auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
             scripts[name] = Path(folder) / f"{name}.lua"
-            scripts[name].write_text(LUA.format(auth=auth, body=body))
+            scripts[name].write_text(LUA.format(auth=auth, body=body, marker=SERIAL_MARKER))
         server = _gunicorn(env, port, args.workers, log)
         try:
             print(

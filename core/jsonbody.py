@@ -141,8 +141,22 @@ def json_parse(body: bytes) -> Any:
     return value
 
 
-def json_object_read(request: Any, *, limit: int) -> dict:
-    """A body that must be one JSON object (its fields are the caller's to check)."""
+def body_absent(request: Any) -> bool:
+    """Whether the request sent no body at all (no Content-Length, or 0, and no chunks)."""
+    meta = getattr(request, "_request", request).META
+    if meta.get("HTTP_TRANSFER_ENCODING"):
+        return False
+    return (meta.get("CONTENT_LENGTH") or "0").strip() == "0"
+
+
+def json_object_read(request: Any, *, limit: int, optional: bool = False) -> dict:
+    """A body that must be one JSON object (its fields are the caller's to check).
+
+    With `optional`, a request with no body at all (and then any Content-Type, or none) reads
+    as `{}`: an endpoint whose every field has a default may be called with headers only.
+    """
+    if optional and body_absent(request):
+        return {}
     value = json_parse(body_read(request, limit=limit))
     if type(value) is not dict:
         raise InvalidBody("The body must be a JSON object.")

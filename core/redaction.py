@@ -11,7 +11,10 @@ import re
 SECRET_PREFIX_SHAPE = r"uf_[a-z]{2}_"  # noqa: S105 (a pattern, not a secret)
 SECRET_TAIL_LENGTH = 38  # base62 body and checksum after the prefix
 SECRET_PATTERN = re.compile(rf"{SECRET_PREFIX_SHAPE}[0-9A-Za-z]{{{SECRET_TAIL_LENGTH}}}")
-BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)\S+")
+# A bearer credential is a token68 (RFC 6750): letters, digits and -._~+/ then = padding. Only
+# such a run, long enough to be a credential, is redacted: text that merely names the scheme
+# ("Bearer <token>", "the scheme “Bearer”") is left as it is, so error messages read intact.
+BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*")
 
 
 def redact(text: str) -> str:

@@ -45,28 +45,30 @@ _KEY = (
     + " END"
 )
 
-# One statement: the events (a re-sent one conflicts on its dedup key and is skipped), then,
-# from the rows actually inserted, the profiles they make or move and the names' catalogue.
-# Rows are locked in sorted order (users, anonymous ids, names) so concurrent batches cannot
-# deadlock on them. Parameters: %(doc)s the events, %(ws)s, %(key)s, %(at)s, %(loc)s.
-_PG_INSERT = f"""
+_ROWS = """
 WITH rows AS (
     SELECT n, u, a, e, s, to_timestamp(t / 1000) AS ts, p, f, d, k, c
     FROM jsonb_to_recordset(%(doc)s::jsonb) AS r(
         n text, u text, a text, e text, s text, t double precision, p jsonb, f jsonb, d jsonb,
         k text, c boolean
     )
-), inserted AS (
+)"""
+
+_EVENTS = f"""
+, inserted AS (
     INSERT INTO {_EVENT} (
         workspace_id, key_id, name, user_id, anonymous_id, external_id, session_id,
         "timestamp", received_at, properties, uf_properties, device_data, dedup_key
     )
     SELECT %(ws)s::bigint, %(key)s::bigint, n, u, a, e, s, ts, %(at)s::timestamptz, p, f, d,
-        {_KEY}
+        {{key}}
     FROM rows
-    ON CONFLICT DO NOTHING
+    {{conflict}}
     RETURNING name, user_id, anonymous_id, "timestamp"
-), users AS (
+)"""  # noqa: S608 (table names come from the models, values are bound parameters)
+
+_PROFILES = f"""
+, users AS (
     INSERT INTO {_PROFILE} AS profile (
         workspace_id, user_id, anonymous_ids, properties, computed_properties, segments,
         location, created_at, updated_at, last_seen_at
@@ -113,7 +115,9 @@ WITH rows AS (
     INSERT INTO {_ALIAS} (workspace_id, anonymous_id, profile_id)
     SELECT %(ws)s::bigint, origin_anonymous_id, id FROM created
     ON CONFLICT DO NOTHING
-)
+)"""  # noqa: S608 (table names come from the models, values are bound parameters)
+
+_CATALOGUE = f"""
 INSERT INTO {_NAME} (workspace_id, name, first_seen, last_seen, count)
 SELECT %(ws)s::bigint, name, %(at)s::timestamptz, %(at)s::timestamptz, count(*)
 FROM inserted GROUP BY name ORDER BY name
@@ -123,6 +127,26 @@ ON CONFLICT (workspace_id, name) DO UPDATE SET
 """  # noqa: S608 (table names come from the models, values are bound parameters)
 
 
+def pg_statement(*, dedup: bool = True, profiles: bool = True) -> str:
+    """The one statement that stores a request's events on PostgreSQL.
+
+    The events (a re-sent one conflicts on its dedup key and is skipped), then, from the rows
+    actually inserted, the profiles they make or move and the names' catalogue. Rows are locked
+    in sorted order (users, anonymous ids, names) so concurrent batches cannot deadlock on them.
+    Parameters: %(doc)s the events, %(ws)s, %(key)s, %(at)s, %(loc)s. The site always runs the
+    whole statement; `bench/store_cost.py` times it without deduplication or without profiles
+    to measure what each costs.
+    """
+    events = _EVENTS.format(
+        key=_KEY if dedup else "NULL::uuid",
+        conflict="ON CONFLICT DO NOTHING" if dedup else "",
+    )
+    return _ROWS + events + (_PROFILES if profiles else "") + _CATALOGUE
+
+
+_PG_INSERT = pg_statement()
+
+
 def _uf_properties(event: ParsedEvent, location: dict | None) -> dict:
     derived = derive.uf_properties(event.properties, event.device_data)
     if location:
@@ -130,14 +154,15 @@ def _uf_properties(event: ParsedEvent, location: dict | None) -> dict:
     return derived
 
 
-def _insert_postgresql(
+def pg_params(
     *,
     workspace_id: int,
     key_id: int | None,
     events: list[ParsedEvent],
     received_at: datetime,
     location: dict | None,
-) -> None:
+) -> dict:
+    """The parameters of `pg_statement` for these events: one JSON document and four values."""
     rows = [
         {
             "n": event.name,
@@ -154,16 +179,18 @@ def _insert_postgresql(
         }
         for event in events
     ]
-    document = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-    params = {
-        "doc": document,
+    return {
+        "doc": json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
         "ws": workspace_id,
         "key": key_id,
         "at": received_at,
         "loc": None if location is None else json.dumps(location, ensure_ascii=False),
     }
-    with _prepared_cursor() as cursor:
-        cursor.execute(_PG_INSERT, params)
+
+
+def _insert_postgresql(**arguments) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute(_PG_INSERT, pg_params(**arguments))
 
 
 @cache
@@ -179,7 +206,7 @@ def _preparing_cursor_class():
 
 
 @contextmanager
-def _prepared_cursor():
+def prepared_cursor():
     """A Django cursor over a psycopg cursor that binds server-side and prepares statements.
 
     Django's own psycopg cursors bind client-side, so PostgreSQL would lex a 100 KB literal

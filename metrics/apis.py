@@ -48,8 +48,8 @@ RESULT = inline_serializer(
 )
 
 
-def _json_body(request) -> dict:
-    return json_object_read(request, limit=MAX_BODY_BYTES)
+def _json_body(request, *, optional: bool = False) -> dict:
+    return json_object_read(request, limit=MAX_BODY_BYTES, optional=optional)
 
 
 def _variables(body: dict) -> dict:
@@ -154,7 +154,8 @@ class SavedQueryView(_QueryView):
         operation_id="metrics_saved_query",
     )
     def post(self, request, metric_id):
-        body = _json_body(request)
+        # UserFlux's example calls a saved metric with headers only: no body runs its defaults.
+        body = _json_body(request, optional=True)
         variables = _variables(body)
         snapshot: KeySnapshot = request.auth
         try:

@@ -7,6 +7,8 @@ from userflux_site import health
 
 # Whatever fails outside a view: JSON on API paths, and 503 when the database is unreachable.
 handler500 = "userflux_site.unavailable.server_error"
+# Unknown paths: JSON on API paths (every path but the pages'), HTML on pages.
+handler404 = "userflux_site.not_found.not_found"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

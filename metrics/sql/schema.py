@@ -44,8 +44,11 @@ PROFILES = VirtualTable(
         "anonymousIds": "anonymous_ids",
         "properties": "properties",
         "computedProperties": "computed_properties",
+        "deviceData": "device_data",
+        "location": "location",
         "createdAt": "created_at",
         "updatedAt": "updated_at",
+        "lastSeenAt": "last_seen_at",
     },
 )
 
@@ -54,17 +57,21 @@ WORKSPACE_COLUMN = "workspace_id"
 VIRTUAL_TABLES: dict[str, VirtualTable] = {t.name.lower(): t for t in (EVENTS, PROFILES)}
 
 # Columns holding JSON documents: the only ones `column.key` dot access may read.
-JSON_COLUMNS = frozenset({"properties", "ufProperties", "deviceData", "computedProperties"})
+JSON_COLUMNS = frozenset(
+    {"properties", "ufProperties", "deviceData", "computedProperties", "location"}
+)
 
 # What kind of value each virtual column holds, by its (canonical) name.
 COLUMN_KINDS: dict[str, str] = {
     "timestamp": TIMESTAMP,
     "createdAt": TIMESTAMP,
     "updatedAt": TIMESTAMP,
+    "lastSeenAt": TIMESTAMP,
     "properties": JSON,
     "ufProperties": JSON,
     "deviceData": JSON,
     "computedProperties": JSON,
+    "location": JSON,
     "anonymousIds": JSON,
 }
 

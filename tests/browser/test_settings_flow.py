@@ -191,6 +191,21 @@ def test_lock_a_key_down_from_its_seen_addresses(
     key.refresh_from_db()
     assert key.address_enforcement == ApiKey.Enforcement.ENFORCE
     page.screenshot(path=str(ARTIFACTS / "key-page.png"), full_page=True)
+
+    # An invalid Cache TTL: the error is next to the field, in view, the field focused.
+    metrics = created.keys["metrics"].key
+    page.goto(f"{base}/w/acme/settings/api/keys/{metrics.pk}/")
+    ttl = page.get_by_label("Cache TTL (minutes)")
+    expect(ttl).to_have_attribute("max", "10080")
+    ttl.fill("3")
+    page.get_by_role("button", name="Save TTL").click()
+    _in_viewport(page, page.locator("#ttl-error"))
+    expect(page.locator("#ttl-error")).to_contain_text("at least 5 and at most 10,080 minutes")
+    expect(page.get_by_label("Cache TTL (minutes)")).to_be_focused()
+    page.get_by_label("Cache TTL (minutes)").fill("10")
+    page.get_by_role("button", name="Save TTL").click()
+    _in_viewport(page, page.locator("#cache-feedback"))
+    expect(page.locator("#cache-feedback")).to_contain_text("cached for 10 minutes")
     api.dispose()
     context.close()
 

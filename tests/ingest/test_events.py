@@ -296,3 +296,22 @@ def test_refusals_on_a_warm_cache_make_no_query(api, secrets, django_assert_num_
         response = api.get("/profile/user-1", key=key)
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
+
+
+def test_every_rejected_event_of_a_batch_is_recorded_with_its_name_and_reason(
+    api, secrets, signup_only, wo_key
+):
+    from apikeys.models import RejectedCall
+
+    events = [event("signup"), event("purchase"), event("bad name"), event("refund")]
+    response = api.post("/event/ingest/batch", {"events": events}, key=secrets["writeOnly"])
+    assert response.status_code == 200
+    rows = set(RejectedCall.objects.values_list("key_id", "reason", "event_name", "path"))
+    assert rows == {
+        (wo_key.pk, "event_not_allowed", "purchase", "/event/ingest/batch"),
+        (wo_key.pk, "invalid_event", "bad name", "/event/ingest/batch"),
+        (wo_key.pk, "event_not_allowed", "refund", "/event/ingest/batch"),
+    }
+    # A single refused event is recorded with its name too.
+    assert api.post("/event/ingest", event("refund2"), key=secrets["writeOnly"]).status_code == 403
+    assert RejectedCall.objects.filter(event_name="refund2", reason="event_not_allowed").exists()

@@ -62,8 +62,8 @@ def test_the_chart_draws_the_numbers_of_the_calls(client, admin_web, secret, wri
     flushed()
     html = admin_web.get(key_page(write_only)).content.decode()
     usage = _section(html, "usage")
-    drawn = re.findall(r'data-series="(\w+)" data-value="(\d+)"', usage)
-    assert drawn == [("accepted", "4"), ("refused", "1")]
+    drawn = re.findall(r'data-series="([\w:]+)" data-value="(\d+)"', usage)
+    assert drawn == [("accepted", "4"), ("refused:event_not_allowed", "1")]
     assert "4 accepted, 1 refused" in usage  # the figure's caption, read by screen readers
     table = usage.split("<tfoot>")[1]
     assert re.findall(r'<td class="num">(\d+)</td>', table) == ["4", "0", "1"]
@@ -71,7 +71,7 @@ def test_the_chart_draws_the_numbers_of_the_calls(client, admin_web, secret, wri
     month = _section(
         admin_web.get(key_page(write_only), {"range": "30d"}).content.decode(), "usage"
     )
-    assert re.findall(r'data-series="(\w+)" data-value="(\d+)"', month) == drawn
+    assert re.findall(r'data-series="([\w:]+)" data-value="(\d+)"', month) == drawn
     assert month.count("<tr>") == 32  # the header, 30 days and the total
 
 
