@@ -153,13 +153,13 @@ def test_a_hung_redis_costs_little_throughput_and_the_revoke_still_holds(hosts):
     redis, masters = hosts
     key_id, secret = _workspace("hung")
     _answers(masters, secret, per_worker=2)
-    # The best of two windows each way: other work on the machine only ever slows a window.
-    normal = max(_completed_in(masters, secret, 2.0) for _ in range(2))
+    # The best of three windows each way: other work on the machine only ever slows a window.
+    normal = max(_completed_in(masters, secret, 1.5) for _ in range(3))
     redis.stop()
     hung = HungServer(redis.port)  # accepts connections, never answers
     try:
         _completed_in(masters, secret, 0.5)  # every worker meets the hang once
-        during = max(_completed_in(masters, secret, 2.0) for _ in range(2))
+        during = max(_completed_in(masters, secret, 1.5) for _ in range(3))
         assert hung.accepted > 0  # the servers did try the hung socket
         assert during >= 0.8 * normal, (during, normal)
         revoked = _revoke_through(masters[0], key_id)
