@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest_bench import _database_create, _free_port  # noqa: E402
+from bench.ingest_bench import _database_create, _free_port, server_env  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_front"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -197,14 +197,9 @@ def main() -> None:
     subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="front-bench-"))
     env = {
-        **os.environ,
+        # The benchmarks' production environment; the site's own settings (no baselines).
+        **server_env(database_url=database_url, redis_url=redis_url),
         "DJANGO_SETTINGS_MODULE": "userflux_site.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
-        "SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
         "METRICS_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT),
         "SERVE_LOG_DIR": str(work / "logs"),
     }

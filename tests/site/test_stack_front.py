@@ -91,6 +91,16 @@ def test_the_client_address_is_the_one_nginx_saw_never_a_forged_one(stack):
     assert ingest("127.0.0.1").status == 403
 
 
+@pytest.mark.parametrize(
+    "header", [("X-Forwarded-Ssl", "on"), ("X-Forwarded-Protocol", "ssl")], ids=["ssl", "protocol"]
+)
+def test_a_client_cannot_claim_another_scheme_through_nginx(stack, header):
+    """nginx drops the scheme headers gunicorn would believe from it (and find contradictory)."""
+    secret = _secrets(f"scheme-{header[0].lower()}")["writeOnly"]
+    answer = call(stack.port, "POST", "/event/ingest", event(), secret, dict([header]))
+    assert answer.status == 204, answer
+
+
 def test_nginx_refuses_a_body_over_the_ingest_limit_as_json(stack):
     secret = _secrets("big")["writeOnly"]
     limit = int(stack.env.get("INGEST_MAX_BODY_BYTES", 1024 * 1024))
