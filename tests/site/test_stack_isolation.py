@@ -21,10 +21,10 @@ from tests.site.stack import call, event, metrics_token
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 QUERIES = 4
-EVENTS = 400  # 400³ rows to count: longer than the statement timeout on any machine
+EVENTS = 400  # 400⁴ rows to count: far longer than the statement timeout on any machine
 SLOW_SQL = (
     "SELECT count(*) AS isolation_probe FROM eventsTable a "
-    "CROSS JOIN eventsTable b CROSS JOIN eventsTable c"
+    "CROSS JOIN eventsTable b CROSS JOIN eventsTable c CROSS JOIN eventsTable d"
 )
 INGEST_SECONDS = 2.0
 
@@ -48,23 +48,32 @@ def _wait_for_probes(count: int, seconds: float) -> bool:
     return False
 
 
-def test_four_slow_queries_of_one_workspace_do_not_stall_another_workspaces_ingestion(stack):
-    a = workspace_provision(name="Heavy", slug="heavy", by=SYSTEM).secrets()
-    b = workspace_provision(name="Light", slug="light", by=SYSTEM).secrets()
+def _heavy_workspace(port: int) -> tuple[str, dict]:
+    """A workspace with EVENTS events, and a Metrics token of it; the query body that is slow."""
+    secrets = workspace_provision(name="Heavy", slug="heavy", by=SYSTEM).secrets()
     for start in range(0, EVENTS, 100):
         batch = [{**event(), "eventId": f"e{n}"} for n in range(start, start + 100)]
-        sent = call(stack.port, "POST", "/event/ingest/batch", {"events": batch}, a["writeOnly"])
+        sent = call(port, "POST", "/event/ingest/batch", {"events": batch}, secrets["writeOnly"])
         assert sent.status == 204, sent
-    token = metrics_token(stack.port, a)
     body = {"encodedQuery": base64.b64encode(SLOW_SQL.encode()).decode(), "variables": {}}
-    answers = []
+    return metrics_token(port, secrets), body
 
+
+def _start_queries(port: int, token: str, body: dict, answers: list) -> list[threading.Thread]:
     def query() -> None:
-        answers.append(call(stack.port, "POST", "/metrics/query", body, secret=token, timeout=60))
+        answers.append(call(port, "POST", "/metrics/query", body, secret=token, timeout=60))
 
     threads = [threading.Thread(target=query) for _ in range(QUERIES)]
     for thread in threads:
         thread.start()
+    return threads
+
+
+def test_four_slow_queries_of_one_workspace_do_not_stall_another_workspaces_ingestion(stack):
+    token, body = _heavy_workspace(stack.port)
+    b = workspace_provision(name="Light", slug="light", by=SYSTEM).secrets()
+    answers = []
+    threads = _start_queries(stack.port, token, body, answers)
     try:
         assert _wait_for_probes(QUERIES, seconds=5), "the four queries did not all start"
         ingested = []
@@ -83,3 +92,21 @@ def test_four_slow_queries_of_one_workspace_do_not_stall_another_workspaces_inge
     # The queries ended at the statement timeout, each with an answer of its own (not a 5xx).
     assert len(answers) == QUERIES
     assert all(answer.status < 500 for answer in answers), answers
+
+
+def test_a_fifth_concurrent_query_of_the_workspace_is_refused_at_once(stack, settings):
+    if getattr(settings, "METRICS_MAX_CONCURRENT_QUERIES", None) != QUERIES:
+        pytest.skip("the per-workspace cap of four concurrent Metrics queries is not configured")
+    token, body = _heavy_workspace(stack.port)
+    answers = []
+    threads = _start_queries(stack.port, token, body, answers)
+    try:
+        assert _wait_for_probes(QUERIES, seconds=5), "the four queries did not all start"
+        fifth = call(stack.port, "POST", "/metrics/query", body, secret=token, timeout=60)
+        still_running = _running_probes()
+    finally:
+        for thread in threads:
+            thread.join(timeout=60)
+    assert fifth.status == 429, fifth
+    assert int(fifth.headers["retry-after"]) >= 1
+    assert still_running >= QUERIES  # refused while the four ran, not after one ended
