@@ -36,8 +36,11 @@ class KeyClient:
 class BearerSecretAuthentication(BaseAuthentication):
     """Reads `Authorization: Bearer <secret>` and nothing else; subclasses decide the secret.
 
-    An address blocked for guessing is refused first, before the secret is even read, so that a
-    blocked guesser learns nothing. A header of another scheme is not ours: None.
+    A live, valid secret is always accepted, even from an address blocked for guessing: a block
+    must never lock out the honest callers who share a guesser's address (a NAT, a proxy, a unix
+    socket). Only failing attempts are counted and refused with 429 once over the limit; with
+    160+ random bits a secret cannot be guessed, so the limit sheds load, it is not what keeps
+    secrets safe. A header of another scheme is not ours: None.
     """
 
     keyword = "bearer"
@@ -50,9 +53,6 @@ class BearerSecretAuthentication(BaseAuthentication):
         if scheme.lower() != self.keyword:
             return None
         address = client_address(request)
-        wait = limiter.blocked_for(address)
-        if wait is not None:
-            raise TooManyAttempts(wait)
         snapshot = self.snapshot_for(request, secret.strip(), address)
         keycache.key_used(snapshot)
         return KeyClient(snapshot), snapshot
@@ -64,7 +64,7 @@ class BearerSecretAuthentication(BaseAuthentication):
     @staticmethod
     def refuse(address, error: Exception, snapshot=None) -> NoReturn:
         """Count a failed attempt from this address, then raise: 429 past the limit, else error."""
-        wait = limiter.failure_record(address)
+        wait = limiter.blocked_for(address) or limiter.failure_record(address)
         if wait is not None:
             too_many = TooManyAttempts(wait)
             too_many.snapshot = snapshot
@@ -75,9 +75,9 @@ class BearerSecretAuthentication(BaseAuthentication):
 class IntegrationKeyAuthentication(BearerSecretAuthentication):
     """Accepts a live Integration key sent as `Authorization: Bearer <key>`, and nothing else.
 
-    Order matters: an address blocked for guessing is refused first; then the secret's shape and
-    checksum are checked offline (no database, no cache); only a well-formed secret is looked up,
-    in the per-process key cache. Every refusal is the same 401, whatever its reason.
+    Order matters: the secret's shape and checksum are checked offline (no database, no cache);
+    only a well-formed secret is looked up, in the per-process key cache. Every refusal is the
+    same 401, whatever its reason, or 429 once its address is over the failed-attempt limit.
     """
 
     def snapshot_for(self, request, secret, address):

@@ -59,6 +59,9 @@ class ApiKey(models.Model):
         max_length=10, choices=Enforcement.choices, default=Enforcement.ENFORCE
     )
     cache_ttl_minutes = models.PositiveIntegerField(default=CACHE_TTL_MIN_MINUTES)
+    # Bumped in the same transaction as every change to the key, its secrets or its rules:
+    # what every process's key cache re-validates its snapshots against (apikeys/keycache.py).
+    version = models.PositiveBigIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["workspace", "kind", "created_at", "id"]

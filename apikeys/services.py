@@ -1,8 +1,10 @@
 """Every change to a key: validated, written and audited in one transaction.
 
 The settings page, Django admin and the management commands all call these functions; nothing
-else writes keys, secrets or address rules. Once a change commits, every process drops what it
-knew of keys (`keycache.key_config_changed`), so the change holds on the next request.
+else writes keys, secrets or address rules. Each change bumps the key's `version` in its own
+transaction, and once it commits every process drops what it knew of keys
+(`keycache.key_config_changed`): the change holds at once through Redis, and within the key
+cache's staleness bound through the version whatever Redis does.
 """
 
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apikeys import crypto, keycache, lifecycle
@@ -62,6 +65,9 @@ def _roles_of(kind: str) -> list[str]:
 
 
 def _changed(key: ApiKey, *, by: Actor, action: AuditAction, changes: dict) -> None:
+    # The version tells every process's key cache, within its staleness bound, that its
+    # snapshot is outdated, whatever becomes of the shared-cache signal sent on commit.
+    ApiKey.objects.filter(pk=key.pk).update(version=F("version") + 1)
     audit_record(workspace=key.workspace, by=by, action=action, target=key, changes=changes)
     keycache.key_config_changed_on_commit()
 

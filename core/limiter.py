@@ -5,8 +5,16 @@ Key guessing is counted per client address in the shared cache with an atomic co
 round trip for it. DRF's throttles cannot do this job (../shared/SECURITY.md 10): they run after
 authentication, so a wrong key is refused before a throttle sees it.
 
-An address over the limit is blocked until its window ends, with every key, right or wrong, so
-that a blocked guesser learns nothing. Each process remembers the blocks it knows of; a new block
+A bucket over the limit is blocked until its window ends, for failing attempts only: a live,
+valid key is never refused for what others did from its address (a NAT, a proxy, a unix socket
+with no address at all share one), and secrets of 160+ random bits cannot be guessed anyway, so
+the block sheds load and noise. What is counted where: unknown Integration keys and access
+tokens per address; wrong Metrics client secrets per (API key, address), so that someone who
+knows only the API key cannot lock its owner out from elsewhere. Calls with no usable client
+address (an empty `REMOTE_ADDR` behind a unix socket without a trusted proxy) share the
+`unknown` bucket, which, like every bucket, can only ever refuse failing attempts.
+
+Each process remembers the blocks it knows of; a new block
 is also published under a shared sequence number that every process reads at most every
 `REFRESH_SECONDS`, so a block holds everywhere within that time at the cost of one cache read
 per process per interval, never one per request.
@@ -144,6 +152,18 @@ def _count(bucket: str, window_index: int, window: int) -> int:
 def failure_record(address: IPAddress | None) -> float | None:
     """Count one failed key attempt; seconds to wait when the address is now over the limit."""
     return failure_record_bucket(address_bucket(address))
+
+
+def rate_wait(bucket: str, *, limit: int, window: int) -> float | None:
+    """Count one event in a bucket shared by all processes; seconds to wait when over `limit`."""
+    if limit <= 0:
+        return None
+    window = max(1, window)
+    now = time.time()
+    window_index = int(now // window)
+    if _count(f"rate:{bucket}", window_index, window) <= limit:
+        return None
+    return (window_index + 1) * window - now
 
 
 def failure_record_bucket(bucket: str) -> float | None:

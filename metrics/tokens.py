@@ -6,7 +6,7 @@ rolling either half of the pair retires them at once (`apikeys.services.api_key_
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -17,7 +17,7 @@ from apikeys.keycache import KeySnapshot
 from apikeys.models import ApiKey, KeySecret
 from apikeys.permissions import IP_NOT_ALLOWED, Verdict, address_verdict
 from core import limiter
-from core.exceptions import IpNotAllowed, TooManyAttempts
+from core.exceptions import IpNotAllowed, RateLimited, TooManyAttempts
 from core.networks import IPAddress
 from metrics.exceptions import InvalidClient
 
@@ -44,12 +44,22 @@ def _credential(secret: object, kind: crypto.SecretKind, role: str) -> KeySnapsh
     return snapshot
 
 
+def _failure_bucket(api_key: object, address: IPAddress | None) -> str:
+    """Where a failed exchange counts: per (API key, address) for a live API key, else per address.
+
+    Someone who knows only the API key (not the secret) then fills a bucket of their own address
+    and never the owner's; guessing API keys is counted per address like any unknown key.
+    """
+    key = _credential(api_key, crypto.SecretKind.METRICS_API_KEY, KeySecret.Role.PRIMARY)
+    if key is None:
+        return limiter.address_bucket(address)
+    return f"mk:{key.key_id}:{limiter.address_bucket(address)}"
+
+
 def _failed(address: IPAddress | None, api_key: object) -> InvalidClient:
-    """Count a failed exchange against the address and the API key; refuse alike either way."""
-    waits = [limiter.failure_record(address)]
-    if isinstance(api_key, str) and crypto.secret_kind(api_key) is not None:
-        waits.append(limiter.failure_record_bucket(f"mk:{crypto.secret_hash(api_key)[:32]}"))
-    wait = max((w for w in waits if w is not None), default=None)
+    """Count a failed exchange; 429 once its bucket is over the limit, else one answer for all."""
+    bucket = _failure_bucket(api_key, address)
+    wait = limiter.bucket_blocked_for(bucket) or limiter.failure_record_bucket(bucket)
     if wait is not None:
         raise TooManyAttempts(wait)
     return InvalidClient()
@@ -58,12 +68,11 @@ def _failed(address: IPAddress | None, api_key: object) -> InvalidClient:
 def access_token_exchange(
     *, api_key: object, client_secret: object, address: IPAddress | None
 ) -> IssuedToken:
-    """Issue a token for a valid pair used from an allowed address; one answer for bad pairs."""
-    wait = limiter.blocked_for(address)
-    if isinstance(api_key, str) and crypto.secret_kind(api_key) is not None:
-        wait = wait or limiter.bucket_blocked_for(f"mk:{crypto.secret_hash(api_key)[:32]}")
-    if wait is not None:
-        raise TooManyAttempts(wait)
+    """Issue a token for a valid pair used from an allowed address; one answer for bad pairs.
+
+    A valid pair is never refused for failed attempts, its own address's or anyone else's; a
+    key's successful exchanges are limited to `METRICS_TOKEN_EXCHANGES_PER_MINUTE` (429).
+    """
     key = _credential(api_key, crypto.SecretKind.METRICS_API_KEY, KeySecret.Role.PRIMARY)
     client = _credential(
         client_secret, crypto.SecretKind.CLIENT_SECRET, KeySecret.Role.CLIENT_SECRET
@@ -74,6 +83,11 @@ def access_token_exchange(
     if verdict is Verdict.REFUSE:
         usage.usage_record_call(snapshot=key, address=address, reason=IP_NOT_ALLOWED)
         raise IpNotAllowed()
+    wait = limiter.rate_wait(
+        f"exchange:{key.key_id}", limit=settings.METRICS_TOKEN_EXCHANGES_PER_MINUTE, window=60
+    )
+    if wait is not None:
+        raise RateLimited(wait, "This Metrics key exchanged too many tokens; retry later.")
     token = _token_issue(key, [crypto.secret_hash(api_key), crypto.secret_hash(client_secret)])
     if token is None:  # the pair was rolled or revoked a moment ago
         raise _failed(address, api_key)
@@ -87,7 +101,9 @@ def _token_issue(snapshot: KeySnapshot, pair_hashes: list[str]) -> IssuedToken |
     """Store a new token, unless the pair changed since the snapshot was taken.
 
     The key's row lock orders this against a roll or revoke (which take the same lock), so no
-    token outlives the pair it was issued under, even by a moment.
+    token outlives the pair it was issued under, even by a moment. Its expiry is the earliest of
+    its lifetime, the key's expiry and the end of either secret's grace: a token obtained with a
+    rolled secret ends when that secret does. (A revoke or a later roll ends it at once.)
     """
     lifetime = max(1, int(settings.METRICS_TOKEN_LIFETIME_SECONDS))
     token = crypto.secret_generate(crypto.SecretKind.ACCESS_TOKEN)
@@ -108,18 +124,37 @@ def _token_issue(snapshot: KeySnapshot, pair_hashes: list[str]) -> IssuedToken |
         ]
         if len(honoured) != 2:
             return None
-        KeySecret.objects.filter(
-            key_id=snapshot.key_id,
-            role=KeySecret.Role.ACCESS_TOKEN,
-            retires_at__lt=now - EXPIRED_TOKENS_KEPT,
-        ).delete()
+        ends = [now + timedelta(seconds=lifetime), key.expires_at]
+        ends += [secret.retires_at for secret in honoured]
+        expires_at = min(end for end in ends if end is not None)
+        expires_in = int((expires_at - now).total_seconds())
+        if expires_in < 1:
+            return None  # the pair ends within the second: no token worth having
+        access_tokens_prune(key_id=snapshot.key_id, now=now)
         KeySecret.objects.create(
             key_id=snapshot.key_id,
             role=KeySecret.Role.ACCESS_TOKEN,
             hash=crypto.secret_hash(token),
             mask=crypto.secret_mask(token),
             created_at=now,
-            retires_at=now + timedelta(seconds=lifetime),
+            retires_at=expires_at,
         )
     keycache.key_used(snapshot)
-    return IssuedToken(token=token, expires_in=lifetime)
+    return IssuedToken(token=token, expires_in=expires_in)
+
+
+def access_tokens_prune(*, key_id: int | None = None, now: datetime | None = None) -> int:
+    """Delete tokens that expired over `EXPIRED_TOKENS_KEPT` ago (of one key, or of all).
+
+    Each exchange prunes its own key's (so a busy key never piles up rows), and the
+    `metrics_tokens_prune` management command prunes every key's, for keys that stopped
+    exchanging. Returns how many were deleted.
+    """
+    now = now or timezone.now()
+    expired = KeySecret.objects.filter(
+        role=KeySecret.Role.ACCESS_TOKEN, retires_at__lt=now - EXPIRED_TOKENS_KEPT
+    )
+    if key_id is not None:
+        expired = expired.filter(key_id=key_id)
+    deleted, _ = expired.delete()
+    return deleted

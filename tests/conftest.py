@@ -9,6 +9,7 @@ from core import limiter, rejections
 from core.actors import SYSTEM, Actor
 from metrics import cache as metrics_cache
 from metrics import fairshare
+from userflux_site.sharedcache import breakers_reset
 from workspaces.models import Membership
 from workspaces.services import membership_add
 
@@ -24,6 +25,7 @@ pytest_plugins = [
 def _forget_everything():
     from tests.support.isolation import forget_own_keys  # a plugin: imported once registered
 
+    breakers_reset()  # a slow moment of the shared Redis must not spill into the next test
     forget_own_keys()
     keycache.key_config_changed()
     limiter.limiter_reset()
@@ -80,10 +82,19 @@ def actor(ws_admin):
 
 
 def pytest_configure(config):
-    """A fast password hasher: tests make many users, and PBKDF2 is slow on purpose."""
+    """A fast password hasher: tests make many users, and PBKDF2 is slow on purpose.
+
+    The test process's own Redis client waits longer than production's: on a busy CI machine a
+    slow answer would open its breaker and turn a cross-process test into a local one. The
+    production timeouts are what the real-process tests (tests/apikeys/test_staleness_live.py)
+    run with.
+    """
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    options = settings.CACHES["default"].get("OPTIONS", {})
+    if "SOCKET_TIMEOUT" in options:
+        options.update({"SOCKET_TIMEOUT": 2.0, "SOCKET_CONNECT_TIMEOUT": 2.0})
 
 
 CHROMIUM = "/usr/bin/chromium"

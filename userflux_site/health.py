@@ -1,4 +1,10 @@
-"""Health endpoints for load balancers: liveness touches nothing, readiness checks the services."""
+"""Health endpoints for load balancers: liveness touches nothing, readiness asks the database.
+
+A host can serve calls as long as its database answers: every use of the shared cache (Redis)
+degrades without it (docs/operations.md). So `/readyz` is 503 only when the database cannot be
+reached; a Redis outage is reported as `degraded` with 200, so that a load balancer following
+it does not take every host out at once for something none of them can fix.
+"""
 
 import secrets
 
@@ -20,13 +26,18 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    """503 unless the database and the shared cache both answer."""
+    """503 when the database does not answer; 200 `degraded` when only the shared cache fails."""
     checks = {"database": _database_ok(), "cache": _cache_ok()}
-    ok = all(checks.values())
+    if not checks["database"]:
+        status = "unavailable"
+    elif not checks["cache"]:
+        status = "degraded"
+    else:
+        status = "ok"
     response = JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+        {"status": status, "checks": checks}, status=503 if status == "unavailable" else 200
     )
-    if not ok:
+    if status == "unavailable":
         response["Retry-After"] = str(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)
     return response
 
@@ -41,6 +52,7 @@ def _database_ok() -> bool:
 
 
 def _cache_ok() -> bool:
+    """Whether the shared cache stores and returns a value; an open breaker answers at once."""
     # A key of its own: probes running at once (two workers, two load balancers) must not
     # read each other's value.
     probe = secrets.token_hex(8)

@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. With no environment at all the a
 the embedded default: DEBUG on, a SQLite file under `var/` and the local-memory cache.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "corsheaders",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "userflux_site.urls"
@@ -103,14 +107,16 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis behind a per-process circuit breaker (userflux_site/sharedcache.py).
+            "BACKEND": "userflux_site.sharedcache.GuardedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="uf"),
             "OPTIONS": {
                 # Values are JSON, never pickles: a poisoned cache must not run code.
                 "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
+                # Redis answers in well under a millisecond: waiting longer only stalls calls.
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT", default=0.25),
             },
         }
     }
@@ -121,6 +127,26 @@ else:
             "LOCATION": "userflux-site",
         }
     }
+
+# After a Redis connection error or timeout, each process stops asking Redis for this long, then
+# lets one call through as a probe (userflux_site/sharedcache.py).
+REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=5.0)
+
+# Sign-in brute-force protection (django-axes, workspaces/login_guard.py): failed sign-ins on
+# /login/ and /admin/login/ counted per (username, client address) in the database; at
+# LOGIN_FAILURE_LIMIT failures the pair is locked for LOGIN_LOCKOUT_MINUTES (429 and a page
+# saying so), the right password included. `manage.py axes_reset_username <name>` unlocks.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "workspaces.login_guard.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -182,6 +208,12 @@ CORS_ALLOW_HEADERS = ["authorization", "content-type"]
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
 CORS_PREFLIGHT_MAX_AGE = 86400
 
+# Key cache: how often each process compares the shared generation token (the fast path), and
+# the hard bound after which a key snapshot is re-validated against the database, whatever
+# the shared cache does (apikeys/keycache.py, docs/operations.md).
+KEY_CACHE_REFRESH_SECONDS = env.float("KEY_CACHE_REFRESH_SECONDS", default=0.5)
+KEY_CACHE_MAX_STALENESS_SECONDS = env.float("KEY_CACHE_MAX_STALENESS_SECONDS", default=5.0)
+
 # Integration API limits.
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=1024 * 1024)
 INGEST_MAX_BATCH_EVENTS = env.int("INGEST_MAX_BATCH_EVENTS", default=1000)
@@ -203,6 +235,8 @@ USAGE_MAX_EVENT_NAMES_PER_KEY_DAY = env.int("USAGE_MAX_EVENT_NAMES_PER_KEY_DAY",
 
 # Metrics API.
 METRICS_TOKEN_LIFETIME_SECONDS = env.int("METRICS_TOKEN_LIFETIME_SECONDS", default=15 * 60)
+# Successful token exchanges a minute per Metrics key, across all processes (429 past it).
+METRICS_TOKEN_EXCHANGES_PER_MINUTE = env.int("METRICS_TOKEN_EXCHANGES_PER_MINUTE", default=60)
 METRICS_DATABASE_URL = env.str("METRICS_DATABASE_URL", default="")
 METRICS_STATEMENT_TIMEOUT = env.float("METRICS_STATEMENT_TIMEOUT", default=10.0)
 METRICS_ROW_CAP = env.int("METRICS_ROW_CAP", default=10_000)

@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     METRIC_CREATE = "metric.create", "Created a saved metric"
     METRIC_UPDATE = "metric.update", "Edited a saved metric"
     METRIC_DELETE = "metric.delete", "Deleted a saved metric"
+    LOGIN_LOCKED_OUT = "login.locked_out", "Sign-in locked after too many wrong passwords"
 
 
 def audit_action_label(action: str) -> str:

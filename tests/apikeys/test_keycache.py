@@ -1,10 +1,13 @@
 """The per-process key cache: warm hits cost nothing, and another process's change is seen."""
 
+import contextlib
 import time
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from apikeys import crypto, keycache
@@ -29,9 +32,10 @@ def test_unknown_hashes_are_none(created):
     assert keycache.snapshot_for_hash(crypto.secret_hash("nope")) is None
 
 
-def test_a_change_from_another_process_is_seen_within_the_refresh(created, monkeypatch):
+def test_a_change_from_another_process_is_seen_within_the_refresh(created, settings):
     """Another process is simulated by writing the database and the shared token directly."""
-    monkeypatch.setattr(keycache, "REFRESH_SECONDS", 0.05)
+    settings.KEY_CACHE_REFRESH_SECONDS = 0.05
+    settings.KEY_CACHE_MAX_STALENESS_SECONDS = 3600  # only the shared token can tell here
     secret_hash = _hash(created)
     assert keycache.snapshot_for_hash(secret_hash).revoked_at is None
 
@@ -43,18 +47,85 @@ def test_a_change_from_another_process_is_seen_within_the_refresh(created, monke
     assert keycache.snapshot_for_hash(secret_hash).revoked_at is not None
 
 
-def test_an_unreachable_shared_cache_means_reloading_not_trusting(created, monkeypatch):
-    monkeypatch.setattr(keycache, "REFRESH_SECONDS", 0)
+def _revoke_elsewhere(secret_hash: str) -> None:
+    """What another process's revoke leaves in the database when its signal is lost."""
+    ApiKey.objects.filter(secrets__hash=secret_hash).update(
+        revoked_at="2026-01-01T00:00:00Z", version=F("version") + 1
+    )
+
+
+def test_without_any_signal_the_database_bound_holds(created, settings):
+    """The shared token never changes (Redis lost the signal): the version read still does."""
+    settings.KEY_CACHE_REFRESH_SECONDS = 0
+    settings.KEY_CACHE_MAX_STALENESS_SECONDS = 0.2
+    secret_hash = _hash(created)
+    assert keycache.snapshot_for_hash(secret_hash).revoked_at is None
+    _revoke_elsewhere(secret_hash)
+    assert keycache.snapshot_for_hash(secret_hash).revoked_at is None  # within the bound
+    time.sleep(0.25)
+    assert keycache.snapshot_for_hash(secret_hash).revoked_at is not None
+
+
+def test_revalidation_is_one_version_read_per_key_per_bound(created, settings):
+    settings.KEY_CACHE_MAX_STALENESS_SECONDS = 0.2
+    secrets_ = created.secrets()
+    hashes = [
+        crypto.secret_hash(secrets_[name]) for name in ("metricsApiKey", "metricsClientSecret")
+    ]
+    for secret_hash in hashes:
+        keycache.snapshot_for_hash(secret_hash)
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(50):
+            for secret_hash in hashes:
+                keycache.snapshot_for_hash(secret_hash)
+    assert len(queries) == 0
+    time.sleep(0.25)
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(50):
+            for secret_hash in hashes:  # two secrets of one key: one read for both
+                assert keycache.snapshot_for_hash(secret_hash) is not None
+    assert len(queries) == 1
+    assert '"version"' in queries[0]["sql"] and "apikeys_keysecret" not in queries[0]["sql"]
+
+
+def test_an_unreachable_shared_cache_keeps_snapshots_only_within_the_bound(created, settings):
+    settings.KEY_CACHE_REFRESH_SECONDS = 0
+    settings.KEY_CACHE_MAX_STALENESS_SECONDS = 0.2
     secret_hash = _hash(created)
     keycache.snapshot_for_hash(secret_hash)
+    with _cache_down():
+        with CaptureQueriesContext(connection) as queries:
+            assert keycache.snapshot_for_hash(secret_hash).revoked_at is None
+        assert len(queries) == 0  # no reload storm while Redis is away
+        _revoke_elsewhere(secret_hash)
+        time.sleep(0.25)
+        assert keycache.snapshot_for_hash(secret_hash).revoked_at is not None
 
+
+def test_a_cache_back_with_old_data_makes_the_process_start_over(created, settings):
+    """Redis restored from a dump holding this process's own token: it must not vouch."""
+    settings.KEY_CACHE_REFRESH_SECONDS = 0
+    settings.KEY_CACHE_MAX_STALENESS_SECONDS = 3600  # only the shared token can tell here
+    secret_hash = _hash(created)
+    keycache.snapshot_for_hash(secret_hash)
+    old_token = cache.get(keycache.GENERATION_KEY)
+    with _cache_down():
+        keycache.snapshot_for_hash(secret_hash)  # the process notices the outage
+        _revoke_elsewhere(secret_hash)
+    assert cache.get(keycache.GENERATION_KEY) == old_token
+    assert keycache.snapshot_for_hash(secret_hash).revoked_at is not None
+
+
+@contextlib.contextmanager
+def _cache_down():
     def down(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(keycache.cache, "get", down)
-    with CaptureQueriesContext(connection) as queries:
-        assert keycache.snapshot_for_hash(secret_hash) is not None
-    assert len(queries) >= 1
+    with (
+        mock.patch.object(keycache.cache, "get", down),
+        mock.patch.object(keycache.cache, "add", down),
+    ):
+        yield
 
 
 def test_last_used_is_written_at_most_once_a_minute(created, django_assert_num_queries):

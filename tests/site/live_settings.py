@@ -4,3 +4,6 @@ test-only URL that changes keys through the real services (there is no settings 
 from userflux_site.settings import *  # noqa: F403
 
 ROOT_URLCONF = "tests.site.live_urls"
+
+# Each answer names the worker that gave it, so that a test can show every worker obeys.
+MIDDLEWARE = [*MIDDLEWARE, "tests.support.processes.worker_pid_middleware"]  # noqa: F405

@@ -18,7 +18,7 @@ def test_liveness_touches_nothing(client, django_assert_num_queries):
 
 
 @pytest.mark.django_db
-def test_readiness_answers_503_when_the_cache_is_down(client, monkeypatch):
+def test_readiness_reports_a_cache_outage_as_degraded_with_200(client, monkeypatch):
     assert client.get("/readyz").status_code == 200
 
     def down(*args, **kwargs):
@@ -28,8 +28,8 @@ def test_readiness_answers_503_when_the_cache_is_down(client, monkeypatch):
 
     monkeypatch.setattr(health.cache, "set", down)
     response = client.get("/readyz")
-    assert response.status_code == 503
-    assert response.json()["checks"] == {"database": True, "cache": False}
+    assert response.status_code == 200  # the host still serves calls: keep it in the pool
+    assert response.json() == {"status": "degraded", "checks": {"database": True, "cache": False}}
 
 
 @pytest.mark.django_db
@@ -42,7 +42,9 @@ def test_readiness_answers_503_when_the_database_is_down(client, monkeypatch):
     monkeypatch.setattr(health.connection, "cursor", down)
     response = client.get("/readyz")
     assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
     assert response.json()["checks"]["database"] is False
+    assert response["Retry-After"]
 
 
 def _manage(*args, env):
