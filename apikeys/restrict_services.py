@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apikeys.models import ApiKey, IpRule, KeySecret
-from apikeys.services import _changed, _locked
+from apikeys.services.common import _changed, _locked
 from core import networks
 from core.actors import Actor
 from core.errors import field_error
