@@ -6,7 +6,8 @@ workspace runs four 10 s Metrics queries at once, or while slow clients hold con
 
 Starts the stack exactly as `make serve` does (deploy/serve.py: nginx, web pool, Metrics pool)
 with production settings and METRICS_STATEMENT_TIMEOUT=10, on its own database (dropped and
-re-created) and Redis database (emptied). Interleaved round by round:
+re-created) and its own Redis key prefix (only those keys are deleted, never the rest of the
+Redis database). Interleaved round by round:
 
 | scenario | what else runs while workspace B sends events at `--rate` a second |
 |---|---|
@@ -42,6 +43,18 @@ from bench.ingest_bench import _database_create, _free_port, server_env  # noqa:
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_front"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
+CACHE_KEY_PREFIX = "bench-front"
+
+
+def _cache_keys_delete(redis_url: str) -> None:
+    """Delete this benchmark's own cache keys; the Redis database may hold others' data."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{CACHE_KEY_PREFIX}:*", count=1000):
+        client.delete(key)
+
+
 STATEMENT_TIMEOUT = 10
 HEAVY_EVENTS = 2_000  # 2,000³ rows to count: every query runs until the timeout
 SLOW_SQL = (
@@ -194,12 +207,13 @@ def main() -> None:
     database_url = args.database_url or DEFAULT_DATABASE_URL
     redis_url = args.redis_url or DEFAULT_REDIS_URL
     _database_create(database_url)
-    subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, capture_output=True)
+    _cache_keys_delete(redis_url)
     work = Path(tempfile.mkdtemp(prefix="front-bench-"))
     env = {
         # The benchmarks' production environment; the site's own settings (no baselines).
         **server_env(database_url=database_url, redis_url=redis_url),
         "DJANGO_SETTINGS_MODULE": "userflux_site.settings",
+        "CACHE_KEY_PREFIX": CACHE_KEY_PREFIX,
         "METRICS_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT),
         "SERVE_LOG_DIR": str(work / "logs"),
     }
