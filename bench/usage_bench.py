@@ -26,6 +26,7 @@ from bench.ingest_bench import (
     ALLOWED_NAMES,
     BATCH_SIZE,
     LUA,
+    SERIAL_MARKER,
     _database_create,
     _event,
     _free_port,
@@ -73,7 +74,11 @@ def main() -> None:
         for name, _, _, body, _ in scenarios:
             script[name] = Path(folder) / f"{name}.lua"
             script[name].write_text(
-                LUA.format(auth=f'wrk.headers["Authorization"] = "Bearer {secret}"', body=body)
+                LUA.format(
+                    auth=f'wrk.headers["Authorization"] = "Bearer {secret}"',
+                    body=body,
+                    marker=SERIAL_MARKER,
+                )
             )
         servers = {
             mode: _gunicorn(
