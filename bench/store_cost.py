@@ -33,6 +33,7 @@ from bench.ingest_bench import (  # noqa: E402
     DEFAULT_REDIS_URL,
     SERIAL_MARKER,
     _event,
+    server_env,
 )
 
 VARIANTS = {
@@ -48,14 +49,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200, help="batches per variant a round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    # The benchmarked server's own environment (production settings), in this process.
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
-        DEBUG="false",
-        SECRET_KEY="bench-only-secret-key-" + "x" * 40,
-        SECURE_SSL_REDIRECT="false",
-        LOG_LEVEL="WARNING",
+        server_env(
+            database_url=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+            redis_url=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        )
     )
     import django
 
