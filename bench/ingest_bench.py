@@ -35,6 +35,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deploy.pools import WEB_WORKER_CLASS  # noqa: E402 (production's worker)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/uf_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 BATCH_SIZE = 100
@@ -186,7 +190,7 @@ def _free_port() -> int:
 def _gunicorn(env: dict, port: int, workers: int, log) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", "sync", "--backlog", "2048",
+        "--workers", str(workers), "--worker-class", WEB_WORKER_CLASS, "--backlog", "2048",
         "--chdir", str(ROOT), "userflux_site.wsgi:application",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
@@ -291,7 +295,10 @@ def main() -> None:
             stored_before = _events_stored(env)
             expected = 0
             for round_ in range(rounds):
-                for name, path, _, _, events in scenarios:
+                # Each baseline runs next to its checked twin, first in even rounds and second
+                # in odd ones, so that neither side always meets the later (larger) table.
+                order = scenarios if round_ % 2 == 0 else [scenarios[i] for i in (1, 0, 3, 2)]
+                for name, path, _, _, events in order:
                     result = _run(wrk, base + path, scripts[name], duration, args.connections)
                     results[name].append(result)
                     expected += (result["requests"] - result["non2xx"]) * events
@@ -328,7 +335,7 @@ def main() -> None:
         }
         baseline = results.get(f"baseline-{name}")
         if baseline:
-            # Each round runs the baseline just before its checked twin: comparing within a round
+            # Each round runs the baseline next to its checked twin: comparing within a round
             # cancels most of the drift in what else the machine is doing.
             ratios = [r["rps"] / b["rps"] for r, b in zip(runs, baseline, strict=True)]
             summary[name]["ratio"] = statistics.median(ratios)

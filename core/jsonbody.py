@@ -6,12 +6,15 @@ UTF-8 (else 415 `unsupported_media_type`), and parsing refuses what a lenient pa
 (400 `invalid_body`): duplicate keys, NaN and Infinity, numbers too large for a float, nesting
 deeper than `MAX_DEPTH` (the C parser stops at Python's recursion limit; then the parsed value
 is walked once, breadth first), NUL characters and lone surrogates, which no database stores.
+`json_encode` writes such values back (to the database, or to hash them) fast.
 """
 
 import json
 import math
 import re
 from typing import Any
+
+import orjson
 
 from core.exceptions import BodyTooLarge, InvalidBody, UnsupportedMediaType
 
@@ -139,6 +142,21 @@ def json_parse(body: bytes) -> Any:
     if _SUSPECT_ESCAPE.search(text) and not _storable(value):
         raise InvalidBody("The body holds a \\u0000 character or a lone surrogate.")
     return value
+
+
+def json_encode(value: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact UTF-8 JSON of a value this module parsed (or built from one), fast.
+
+    orjson writes it in a tenth of the standard library's time; what orjson refuses (integers
+    beyond 64 bits, which `json_parse` keeps exact) is written by the standard library instead,
+    so every parsed value can be written back, and a given value always the same way.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except orjson.JSONEncodeError:
+        return json.dumps(
+            value, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":")
+        ).encode()
 
 
 def body_absent(request: Any) -> bool:

@@ -1,9 +1,10 @@
 """The two gunicorn pools of the production stack, worked out from the site's settings.
 
-`web` serves ingestion, pages, admin and static files with sync workers: short requests, one at
-a time per worker, behind nginx's buffers. `metrics` serves the Metrics API (and the Metrics
-page's "run") with threaded workers: a query mostly waits on PostgreSQL, and a thread that waits
-holds no worker that ingestion needs. docs/operations.md says how to size both.
+`web` serves ingestion, pages, admin and static files with sync workers (deploy/workers.py:
+freed as soon as an answer is sent): short requests, one at a time per worker, behind nginx's
+buffers. `metrics` serves the Metrics API (and the Metrics page's "run") with threaded workers:
+a query mostly waits on PostgreSQL, and a thread that waits holds no worker that ingestion needs.
+docs/operations.md says how to size both.
 """
 
 import os
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 POOLS = ("web", "metrics")
+WEB_WORKER_CLASS = "deploy.workers.PromptCloseSyncWorker"
 # The filter Django's logging uses (userflux_site/settings.py LOGGING): gunicorn's logs use it too.
 REDACTION_FILTER = "core.redaction.RedactSecretsFilter"
 # How long a web request may take before its worker is replaced, and nginx gives up on it.
@@ -48,7 +50,7 @@ def pool(name: str) -> Pool:
         return Pool(
             name="web",
             bind=settings.SERVE_WEB_BIND,
-            worker_class="sync",
+            worker_class=WEB_WORKER_CLASS,
             workers=settings.SERVE_WEB_WORKERS or max(2, cores()),
             threads=1,
             timeout=WEB_TIMEOUT_SECONDS,

@@ -1,24 +1,25 @@
 """Writing accepted events, the profiles they make and their names' catalogue: all or nothing.
 
-On PostgreSQL the whole request is ONE statement, atomic on its own: the events travel as one
-JSON document that `jsonb_to_recordset` expands server-side; data-modifying CTEs insert them
-(skipping, by ON CONFLICT DO NOTHING on the unique dedup key, any event already stored: see
-ingest/dedup.py), make or move the profiles of the rows actually inserted (CONTRACT.md §2,
-"Events make profiles") and upsert the catalogue (`count = count + excluded.count`). That spares
-Django's per-object preparation and every extra round trip; the price of deduplication and of
-profiles is measured in docs/performance.md.
+On PostgreSQL the whole request is ONE statement, atomic on its own: the events, each with its
+dedup key (made in Python: ingest/dedup.py), travel as one JSON document that
+`jsonb_to_recordset` expands server-side; data-modifying CTEs insert them (skipping, by
+ON CONFLICT DO NOTHING on the unique dedup key, any event already stored), make or move the
+profiles of the rows actually inserted (CONTRACT.md §2, "Events make profiles") and upsert the
+catalogue (`count = count + excluded.count`). That spares Django's per-object preparation and
+every extra round trip; the price of deduplication and of profiles is measured in
+docs/performance.md.
 
 Elsewhere (SQLite, for development and tests) `ingest.eventstore_generic` does the same in
 several statements of one transaction.
 """
 
-import json
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 
 from django.db import connection
 
+from core.jsonbody import json_encode
 from ingest import dedup, derive
 from ingest.models import Event, EventName, Profile, ProfileAlias
 from ingest.parsing import ParsedEvent
@@ -28,29 +29,12 @@ _NAME = EventName._meta.db_table
 _PROFILE = Profile._meta.db_table
 _ALIAS = ProfileAlias._meta.db_table
 
-_KEY = (
-    "CASE WHEN k IS NOT NULL THEN "
-    + dedup.ID_KEY_SQL.format(event_id="k")
-    + " WHEN c THEN "
-    + dedup.CONTENT_KEY_SQL.format(
-        name="n",
-        user_id="u",
-        anonymous_id="a",
-        external_id="e",
-        session_id="s",
-        timestamp="ts",
-        properties="p",
-        device_data="d",
-    )
-    + " END"
-)
-
 _ROWS = """
 WITH rows AS (
-    SELECT n, u, a, e, s, to_timestamp(t / 1000) AS ts, p, f, d, k, c
+    SELECT n, u, a, e, s, to_timestamp(t / 1000) AS ts, p, f, d, h
     FROM jsonb_to_recordset(%(doc)s::jsonb) AS r(
         n text, u text, a text, e text, s text, t double precision, p jsonb, f jsonb, d jsonb,
-        k text, c boolean
+        h uuid
     )
 )"""
 
@@ -138,7 +122,7 @@ def pg_statement(*, dedup: bool = True, profiles: bool = True) -> str:
     to measure what each costs.
     """
     events = _EVENTS.format(
-        key=_KEY if dedup else "NULL::uuid",
+        key="h" if dedup else "NULL::uuid",
         conflict="ON CONFLICT DO NOTHING" if dedup else "",
     )
     return _ROWS + events + (_PROFILES if profiles else "") + _CATALOGUE
@@ -174,17 +158,16 @@ def pg_params(
             "p": event.properties,
             "f": _uf_properties(event, location),
             "d": event.device_data,
-            "k": event.event_id,
-            "c": event.client_timestamp,
+            "h": dedup.event_key(event),
         }
         for event in events
     ]
     return {
-        "doc": json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+        "doc": json_encode(rows).decode(),
         "ws": workspace_id,
         "key": key_id,
         "at": received_at,
-        "loc": None if location is None else json.dumps(location, ensure_ascii=False),
+        "loc": None if location is None else json_encode(location).decode(),
     }
 
 

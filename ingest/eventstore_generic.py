@@ -5,6 +5,7 @@ transaction: keys computed in Python (ingest/dedup.py), events already stored sk
 profiles and the catalogue moved for the events actually inserted.
 """
 
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -31,21 +32,7 @@ def _event(
     uf_properties = derive.uf_properties(event.properties, event.device_data)
     if location:
         uf_properties.update(location)
-    if event.event_id is not None:
-        key = dedup.id_key(event.event_id)
-    elif event.client_timestamp:
-        key = dedup.content_key(
-            name=event.name,
-            user_id=event.user_id,
-            anonymous_id=event.anonymous_id,
-            external_id=event.external_id,
-            session_id=event.session_id,
-            timestamp=timestamp,
-            properties=event.properties,
-            device_data=event.device_data,
-        )
-    else:
-        key = None
+    key = dedup.event_key(event)
     return Event(
         workspace_id=workspace_id,
         key_id=key_id,
@@ -59,7 +46,7 @@ def _event(
         properties=event.properties,
         uf_properties=uf_properties,
         device_data=event.device_data,
-        dedup_key=key,
+        dedup_key=None if key is None else uuid.UUID(hex=key),
     )
 
 

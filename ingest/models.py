@@ -20,6 +20,9 @@ class Event(models.Model):
         db_constraint=False,
         db_index=False,  # the indexes below lead with the workspace
     )
+    # No index either: events are never looked up by key, and a key is never deleted on its own
+    # (it is revoked; deleting its workspace deletes its events too). An index would cost every
+    # insert another B-tree entry (docs/performance.md).
     key = models.ForeignKey(
         "apikeys.ApiKey",
         null=True,
@@ -27,6 +30,7 @@ class Event(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     name = models.CharField(max_length=200)
     user_id = models.CharField(max_length=200, null=True, blank=True)

@@ -2,11 +2,12 @@
 
 from django.db import migrations, models
 
-from ingest import dedup
+from ingest.migrations import _dedup_v1 as dedup
 
-# PostgreSQL: key every existing event by its content, as the insert statement keys new ones
-# (ingest/dedup.py). Rows already duplicated keep one key (the first row's); the others stay
-# unkeyed, so nothing is deleted and the unique index can be built.
+# PostgreSQL: key every existing event by its content, as the insert statement then keyed new
+# ones (the first rule, frozen in _dedup_v1; 0004 re-keys by the current one). Rows already
+# duplicated keep one key (the first row's); the others stay unkeyed, so nothing is deleted and
+# the unique index can be built.
 _PG_KEYS = """
 WITH keyed AS (
     SELECT id, workspace_id, {key} AS k FROM ingest_event
@@ -14,13 +15,7 @@ WITH keyed AS (
     SELECT DISTINCT ON (workspace_id, k) id, k FROM keyed ORDER BY workspace_id, k, id
 )
 UPDATE ingest_event AS event SET dedup_key = firsts.k FROM firsts WHERE event.id = firsts.id
-""".format(
-    key=dedup.CONTENT_KEY_SQL.format(
-        name="name", user_id="user_id", anonymous_id="anonymous_id", external_id="external_id",
-        session_id="session_id", timestamp='"timestamp"', properties="properties",
-        device_data="device_data",
-    )
-)
+""".format(key=dedup.CONTENT_KEY_OF_ROW_SQL)
 # Events make profiles: the users that were only tracked get theirs, and every user profile its
 # last-seen time.
 _PG_PROFILES = """

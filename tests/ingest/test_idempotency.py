@@ -12,6 +12,7 @@ from tests.support.api import event
 
 BATCH = "/event/ingest/batch"
 MIGRATION = importlib.import_module("ingest.migrations.0003_dedup_and_profiles_from_events")
+REKEY = importlib.import_module("ingest.migrations.0004_event_key_unindexed_dedup_rekeyed")
 
 
 def _names() -> list[str]:
@@ -111,8 +112,12 @@ def test_idempotency_is_per_workspace(api, secrets, other_created):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_keys_existing_rows_as_new_ones_are_keyed(api, secrets):
-    """Rows stored before the key existed get the key a new insert would give them."""
+def test_the_migrations_key_existing_rows_as_new_ones_are_keyed(api, secrets):
+    """Rows stored before the key existed get the key a new insert would give them.
+
+    0003 keyed them by the first rule (on PostgreSQL, a hash of the jsonb text); 0004 re-keys
+    those by the current one (ingest/dedup.py), which new inserts use.
+    """
     events = [
         event("signup", properties={"x": 1.5, "y": ["é", None]}),
         event("page_view", deviceData={"screenWidth": 1920}),
@@ -127,11 +132,27 @@ def test_the_migration_keys_existing_rows_as_new_ones_are_keyed(api, secrets):
     old.save()
     with connection.schema_editor() as editor:
         MIGRATION.existing_rows(_Apps(), editor)
+    first_rule = {pk: key for pk, key in Event.objects.values_list("id", "dedup_key") if key}
+    assert first_rule.keys() == keyed.keys()
+    if connection.vendor == "postgresql":  # the first rule differed there
+        assert first_rule != keyed
+    with connection.schema_editor() as editor:
+        REKEY.rekey(_Apps(), editor)
     assert {pk: key for pk, key in Event.objects.values_list("id", "dedup_key") if key} == keyed
     assert Event.objects.filter(dedup_key=None).count() == 1
     # And a re-send after the migration is still recognised.
     assert api.post(BATCH, {"events": events}, key=secrets["writeOnly"]).status_code == 204
     assert Event.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_re_keying_leaves_keys_by_event_id_and_by_the_current_rule_alone(api, secrets):
+    events = [event("signup", eventId="client-1"), event("page_view")]
+    assert api.post(BATCH, {"events": events}, key=secrets["writeOnly"]).status_code == 204
+    keyed = dict(Event.objects.values_list("id", "dedup_key"))
+    with connection.schema_editor() as editor:
+        REKEY.rekey(_Apps(), editor)
+    assert dict(Event.objects.values_list("id", "dedup_key")) == keyed
 
 
 class _Apps:
@@ -141,3 +162,14 @@ class _Apps:
         from django.apps import apps
 
         return apps.get_model(app_label, name)
+
+
+def test_integers_beyond_64_bits_are_stored_exactly_and_keyed_like_any_value(api, secrets):
+    """The fast encoder refuses them; the fallback writes (and hashes) them exactly."""
+    big = event("purchase", properties={"amount": 2**70, "nested": [-(2**65)]})
+    bigger = event("purchase", properties={"amount": 2**70 + 1, "nested": [-(2**65)]})
+    for sent in (big, big, bigger):
+        assert api.post(BATCH, {"events": [sent]}, key=secrets["writeOnly"]).status_code == 204
+    properties = list(Event.objects.values_list("properties", flat=True))
+    assert sorted(p["amount"] for p in properties) == [2**70, 2**70 + 1]
+    assert all(p["nested"] == [-(2**65)] for p in properties)

@@ -6,6 +6,7 @@ a client that retries every batch whose answer it lost ends with every event sto
 """
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -106,20 +107,21 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing_on_retry(live):
-    batches = 60
     size = 250
     lost: list[int] = []
-    pending = list(range(batches))
+    answered: list[int] = []
+    numbers = itertools.count()
     lock = threading.Lock()
+    stop = threading.Event()
 
     with _gunicorn(2) as (port, master):
 
         def client() -> None:
-            while True:
+            # New batches until the kills are over, so that batches are in flight at each kill
+            # however fast the machine.
+            while not stop.is_set():
                 with lock:
-                    if not pending:
-                        return
-                    number = pending.pop()
+                    number = next(numbers)
                 while True:  # retry until an answer arrives, as a careful SDK would
                     try:
                         status, _ = _call(
@@ -132,6 +134,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing_on_retry(li
                     with lock:
                         lost.append(number)
                     time.sleep(0.05)
+                with lock:
+                    answered.append(number)
 
         threads = [threading.Thread(target=client) for _ in range(4)]
         for thread in threads:
@@ -141,10 +145,14 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing_on_retry(li
             workers = _children(master.pid)
             if workers:
                 os.kill(workers[0], signal.SIGKILL)
+        time.sleep(0.4)
+        stop.set()
         for thread in threads:
             thread.join(timeout=120)
         assert not any(thread.is_alive() for thread in threads)
 
+    batches = len(answered)
+    assert sorted(answered) == list(range(batches))  # every batch sent was answered at last
     assert lost, "no answer was lost: the kills missed every batch in flight"
     assert Event.objects.count() == batches * size
     stored = set(Event.objects.values_list("properties__batch", "properties__path"))

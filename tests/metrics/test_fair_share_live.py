@@ -18,7 +18,13 @@ from tests.support.live import call, gunicorn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-SLOW = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT max(n) AS n FROM r"
+# Ten billion additions in constant memory: it runs into the timeout on any machine, and never
+# into the temporary-file limit (a query whose CTE grows without end reaches that first on a
+# fast machine, and is refused as query_too_expensive instead).
+SLOW = (
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100000) "
+    "SELECT count(*) AS n FROM r a CROSS JOIN r b WHERE a.n + b.n < 0"
+)
 TIMEOUT = 10  # the four 10 s queries
 
 
@@ -72,7 +78,7 @@ def test_the_fifth_concurrent_query_across_processes_is_429_another_workspace_ru
         with ThreadPoolExecutor(max_workers=4) as pool:
             running = [pool.submit(_query, port, token, SLOW) for _ in range(4)]
             _wait_for_slots(acme.workspace.id, 4)  # the four are running (each for TIMEOUT s)
-            fifth = _query(port, token, SLOW.replace("max(n)", "min(n)"))
+            fifth = _query(port, token, SLOW.replace("count(*)", "count(a.n)"))
             neighbour = _query(port, other, "SELECT 1 AS one")
             slow = [future.result() for future in running]
     status, body, _ = fifth

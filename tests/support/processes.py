@@ -19,6 +19,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from deploy.pools import WEB_WORKER_CLASS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -163,7 +165,8 @@ class Gunicorn:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop)
         command = [
             sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers), "--chdir", str(ROOT), "--no-control-socket",
+            "--workers", str(workers), "--worker-class", WEB_WORKER_CLASS,
+            "--chdir", str(ROOT), "--no-control-socket",
             "--graceful-timeout", "3", "userflux_site.wsgi:application",
         ]  # fmt: skip
         full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, **env}
