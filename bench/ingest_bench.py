@@ -187,10 +187,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _gunicorn(env: dict, port: int, workers: int, log) -> subprocess.Popen:
+def _gunicorn(
+    env: dict, port: int, workers: int, log, worker_class: str = WEB_WORKER_CLASS
+) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", WEB_WORKER_CLASS, "--backlog", "2048",
+        "--workers", str(workers), "--worker-class", worker_class, "--backlog", "2048",
         "--chdir", str(ROOT), "userflux_site.wsgi:application",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
@@ -254,6 +256,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument(
+        "--worker-class",
+        default=WEB_WORKER_CLASS,
+        help="gunicorn's worker class (default: production's web pool; `sync` is gunicorn's own)",
+    )
+    parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
@@ -283,10 +290,11 @@ def main() -> None:
             auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
             scripts[name] = Path(folder) / f"{name}.lua"
             scripts[name].write_text(LUA.format(auth=auth, body=body, marker=SERIAL_MARKER))
-        server = _gunicorn(env, port, args.workers, log)
+        server = _gunicorn(env, port, args.workers, log, args.worker_class)
         try:
             print(
-                f"gunicorn: {args.workers} sync workers on {base}; wrk: {args.connections} "
+                f"gunicorn: {args.workers} workers ({args.worker_class}) on {base}; wrk: "
+                f"{args.connections} "
                 f"connections, {duration} s per run, {rounds} rounds",
                 flush=True,
             )
