@@ -42,6 +42,8 @@ def nothing_waiting(sock) -> bool:
         return True
     except OSError:
         return True  # the connection is gone: nothing left to protect
+    except ValueError:
+        return False  # a socket that cannot peek (TLS inside gunicorn): linger, as gunicorn does
 
 
 class PromptCloseSyncWorker(SyncWorker):

@@ -110,3 +110,22 @@ def test_a_refused_request_whose_body_was_not_read_gets_its_whole_answer(web_por
             second.settimeout(10)
             assert _answer(second).startswith(b"HTTP/1.1 200")
         assert time.monotonic() - started < LINGER_SECONDS + 5
+
+
+def test_nothing_waiting_tells_an_empty_socket_from_one_holding_bytes():
+    from deploy.workers import nothing_waiting
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert nothing_waiting(ours)
+        theirs.sendall(b"GET / HTTP/1.1\r\n")  # a pipelined request, say
+        assert not nothing_waiting(ours)
+        assert ours.recv(100) == b"GET / HTTP/1.1\r\n"  # peeking took nothing
+        theirs.close()
+        assert nothing_waiting(ours)  # a closed peer leaves nothing to protect
+
+    class CannotPeek:  # as an SSL socket refuses recv flags
+        def recv(self, *_):
+            raise ValueError("non-zero flags not allowed")
+
+    assert not nothing_waiting(CannotPeek())
