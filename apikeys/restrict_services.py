@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apikeys.models import ApiKey, IpRule, KeySecret
-from apikeys.services.common import _changed, _locked
+from apikeys.services.common import _changed, _field_set, _locked
 from core import networks
 from core.actors import Actor
 from core.errors import field_error
@@ -38,15 +38,14 @@ def api_key_enforcement_set(*, key: ApiKey, which: str, mode: str, by: Actor) ->
         key = _locked(key.pk)
         if which == "events" and not key.is_integration:
             raise ValidationError("Only Integration keys have allowed events.", code="wrong_kind")
-        before = getattr(key, field_name)
-        if before != mode:
-            setattr(key, field_name, mode)
-            key.save(update_fields=[field_name])
-            _changed(
+        if getattr(key, field_name) != mode:
+            _field_set(
                 key,
+                field_name,
+                mode,
                 by=by,
                 action=AuditAction.API_KEY_SET_ENFORCEMENT,
-                changes={"list": which, "before": before, "after": mode},
+                changes={"list": which},
             )
     return key
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,11 +46,6 @@ def _on_cpu_ns(pid: int) -> int:
         return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
     except OSError:
         return 0  # the process ended
-
-
-def _database_name(url: str) -> str:
-    """The database name of a postgres:// URL."""
-    return url.rsplit("/", 1)[-1].split("?", 1)[0]
 
 
 def main() -> None:
@@ -100,7 +96,7 @@ def main() -> None:
                 ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=True
             )
             worker = int(children.stdout.split()[0])
-            database = _database_name(database_url)
+            database = urlsplit(database_url).path.lstrip("/")
             backends = subprocess.run(
                 ["pgrep", "-f", f"postgres: .* {database} "], capture_output=True, text=True
             )

@@ -90,8 +90,13 @@ def _device(device_data: dict | None) -> dict[str, str]:
     return derived
 
 
-def uf_properties(properties: dict, device_data: dict | None) -> dict[str, str]:
-    """The derived properties of one event; only the fields that could be worked out."""
+def uf_properties(
+    properties: dict, device_data: dict | None, location: dict | None = None
+) -> dict[str, str]:
+    """The derived properties of one event; only the fields that could be worked out.
+
+    `location` (from `ingest.location`, when the call asked for it) is added as it is.
+    """
     derived: dict[str, str] = {}
     href = _text(properties.get("href")) or _text(properties.get("url"))
     page = None
@@ -132,4 +137,6 @@ def uf_properties(properties: dict, device_data: dict | None) -> dict[str, str]:
         if value is not None:
             derived[field] = value
     derived.update(_device(device_data))
+    if location:
+        derived.update(location)
     return derived

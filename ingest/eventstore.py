@@ -131,13 +131,6 @@ def pg_statement(*, dedup: bool = True, profiles: bool = True) -> str:
 _PG_INSERT = pg_statement()
 
 
-def _uf_properties(event: ParsedEvent, location: dict | None) -> dict:
-    derived = derive.uf_properties(event.properties, event.device_data)
-    if location:
-        derived.update(location)
-    return derived
-
-
 def pg_params(
     *,
     workspace_id: int,
@@ -156,7 +149,7 @@ def pg_params(
             "s": event.session_id,
             "t": event.timestamp_ms,
             "p": event.properties,
-            "f": _uf_properties(event, location),
+            "f": derive.uf_properties(event.properties, event.device_data, location),
             "d": event.device_data,
             "h": dedup.event_key(event),
         }

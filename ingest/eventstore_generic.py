@@ -29,9 +29,6 @@ def _event(
     event: ParsedEvent, workspace_id: int, key_id: int | None, at: datetime, location
 ) -> Event:
     timestamp = datetime.fromtimestamp(event.timestamp_ms / 1000, tz=UTC)
-    uf_properties = derive.uf_properties(event.properties, event.device_data)
-    if location:
-        uf_properties.update(location)
     key = dedup.event_key(event)
     return Event(
         workspace_id=workspace_id,
@@ -44,7 +41,7 @@ def _event(
         timestamp=timestamp,
         received_at=at,
         properties=event.properties,
-        uf_properties=uf_properties,
+        uf_properties=derive.uf_properties(event.properties, event.device_data, location),
         device_data=event.device_data,
         dedup_key=None if key is None else uuid.UUID(hex=key),
     )

@@ -8,7 +8,7 @@ from apikeys.models import (
     ApiKey,
     IpRule,
 )
-from apikeys.services.common import _changed, _locked
+from apikeys.services.common import _changed, _field_set, _locked
 from core import networks
 from core.actors import Actor
 from core.errors import field_error
@@ -31,15 +31,7 @@ def api_key_set_access_mode(*, key: ApiKey, mode: str, by: Actor) -> ApiKey:
                 "locations”: with no address the key could not be used from anywhere.",
                 "no_rules",
             )
-        before = key.access_mode
-        key.access_mode = mode
-        key.save(update_fields=["access_mode"])
-        _changed(
-            key,
-            by=by,
-            action=AuditAction.API_KEY_SET_ACCESS_MODE,
-            changes={"before": before, "after": mode},
-        )
+        _field_set(key, "access_mode", mode, by=by, action=AuditAction.API_KEY_SET_ACCESS_MODE)
     return key
 
 

@@ -1,5 +1,8 @@
 """What every key service shares: the row lock and the change record (version, audit, signal)."""
 
+from datetime import datetime
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db.models import F
 
@@ -27,3 +30,24 @@ def _locked(key_id: int) -> ApiKey:
             "This key is revoked; revoked keys cannot be changed.", code="revoked"
         )
     return key
+
+
+def _shown(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _field_set(
+    key: ApiKey,
+    field: str,
+    value: Any,
+    *,
+    by: Actor,
+    action: AuditAction,
+    changes: dict | None = None,
+) -> None:
+    """Set one field of a locked key, save it, and record the change with before and after."""
+    before = getattr(key, field)
+    setattr(key, field, value)
+    key.save(update_fields=[field])
+    changes = {**(changes or {}), "before": _shown(before), "after": _shown(value)}
+    _changed(key, by=by, action=action, changes=changes)

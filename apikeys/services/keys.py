@@ -17,7 +17,7 @@ from apikeys.models import (
     secret_kind_for,
 )
 from apikeys.selectors import current_secret_id
-from apikeys.services.common import _changed, _locked
+from apikeys.services.common import _changed, _field_set, _locked
 from core.actors import Actor
 from core.errors import field_error
 from workspaces.audit import AuditAction
@@ -213,15 +213,10 @@ def api_key_rename(*, key: ApiKey, name: str, by: Actor) -> ApiKey:
     with transaction.atomic():
         _workspace_locked(key.workspace_id)
         key = _locked(key.pk)
-        before = key.name
-        if name == before:
+        if name == key.name:
             return key
         _name_free(workspace_id=key.workspace_id, name=name, key_id=key.pk)
-        key.name = name
-        key.save(update_fields=["name"])
-        _changed(
-            key, by=by, action=AuditAction.API_KEY_RENAME, changes={"before": before, "after": name}
-        )
+        _field_set(key, "name", name, by=by, action=AuditAction.API_KEY_RENAME)
     return key
 
 
@@ -241,18 +236,7 @@ def api_key_set_expiry(*, key: ApiKey, expires_at: datetime | None, by: Actor) -
         raise field_error("expires_at", "The expiry date must be in the future.", "in_past")
     with transaction.atomic():
         key = _locked(key.pk)
-        before = key.expires_at
-        key.expires_at = expires_at
-        key.save(update_fields=["expires_at"])
-        _changed(
-            key,
-            by=by,
-            action=AuditAction.API_KEY_SET_EXPIRY,
-            changes={
-                "before": before.isoformat() if before else None,
-                "after": expires_at.isoformat() if expires_at else None,
-            },
-        )
+        _field_set(key, "expires_at", expires_at, by=by, action=AuditAction.API_KEY_SET_EXPIRY)
     return key
 
 
@@ -271,13 +255,7 @@ def metrics_cache_ttl_set(*, key: ApiKey, minutes: int, by: Actor) -> ApiKey:
         key = _locked(key.pk)
         if key.kind != ApiKey.Kind.METRICS:
             raise ValidationError("Only the Metrics key has a cache TTL.", code="wrong_kind")
-        before = key.cache_ttl_minutes
-        key.cache_ttl_minutes = minutes
-        key.save(update_fields=["cache_ttl_minutes"])
-        _changed(
-            key,
-            by=by,
-            action=AuditAction.METRICS_SET_CACHE_TTL,
-            changes={"before": before, "after": minutes},
+        _field_set(
+            key, "cache_ttl_minutes", minutes, by=by, action=AuditAction.METRICS_SET_CACHE_TTL
         )
     return key

@@ -34,16 +34,7 @@ ON CONFLICT (workspace_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET
 def _keys_python(Event) -> None:
     seen = set()
     for event in Event.objects.order_by("id").iterator():
-        key = dedup.content_key(
-            name=event.name,
-            user_id=event.user_id,
-            anonymous_id=event.anonymous_id,
-            external_id=event.external_id,
-            session_id=event.session_id,
-            timestamp=event.timestamp,
-            properties=event.properties,
-            device_data=event.device_data,
-        )
+        key = dedup.content_key_of_row(event)
         if (event.workspace_id, key) not in seen:
             seen.add((event.workspace_id, key))
             Event.objects.filter(pk=event.pk).update(dedup_key=key)

@@ -34,19 +34,6 @@ def _new_key(event) -> uuid.UUID:
     )
 
 
-def _old_key(event) -> uuid.UUID:
-    return _dedup_v1.content_key(
-        name=event.name,
-        user_id=event.user_id,
-        anonymous_id=event.anonymous_id,
-        external_id=event.external_id,
-        session_id=event.session_id,
-        timestamp=event.timestamp,
-        properties=event.properties,
-        device_data=event.device_data,
-    )
-
-
 def _rekey(Event, events) -> None:
     for event in events:
         event.dedup_key = _new_key(event)
@@ -75,7 +62,7 @@ def rekey(apps, schema_editor) -> None:
         events = Event.objects.filter(dedup_key__isnull=False).order_by("id")
         chunk = []
         for event in events.iterator(chunk_size=CHUNK):
-            if event.dedup_key == _old_key(event):
+            if event.dedup_key == _dedup_v1.content_key_of_row(event):
                 chunk.append(event)
             if len(chunk) == CHUNK:
                 _rekey(Event, chunk)

@@ -60,3 +60,17 @@ def content_key(
         separators=(",", ":"),
     )
     return uuid.UUID(hashlib.md5(document.encode("utf-8", "surrogatepass")).hexdigest())  # noqa: S324
+
+
+def content_key_of_row(event) -> uuid.UUID:
+    """The first rule's key of a stored event (a model instance, historical or current)."""
+    return content_key(
+        name=event.name,
+        user_id=event.user_id,
+        anonymous_id=event.anonymous_id,
+        external_id=event.external_id,
+        session_id=event.session_id,
+        timestamp=event.timestamp,
+        properties=event.properties,
+        device_data=event.device_data,
+    )

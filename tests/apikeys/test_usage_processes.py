@@ -18,7 +18,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -26,6 +25,7 @@ from django.db import connection
 from apikeys import usage_selectors
 from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
+from tests.support.processes import live_database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -79,11 +79,10 @@ def test_two_workers_flush_at_exit_and_their_counts_add_up(transactional_db):
     created = workspace_provision(name="Live", slug="live", by=SYSTEM)
     secret = created.secrets()["writeOnly"]
     key = created.keys["writeOnly"].key
-    parts = urlsplit(os.environ["DATABASE_URL"])
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "userflux_site.settings",
-        "DATABASE_URL": urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"])),
+        "DATABASE_URL": live_database_url(),
         "DEBUG": "true",
         "TRUSTED_PROXIES": "127.0.0.1",
         "USAGE_FLUSH_SECONDS": "3600",

@@ -9,9 +9,6 @@ import contextlib
 import itertools
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,39 +20,21 @@ from django.db import connection
 from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
 from ingest.models import Event
-from tests.site.test_live_processes import _call, _database_url, _free_port, _wait_ready
+from tests.support.processes import Gunicorn, call, live_database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_767_225_600_000
 
 
 @contextlib.contextmanager
 def _gunicorn(workers: int):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "userflux_site.settings",
-        "DATABASE_URL": _database_url(),
-        "DEBUG": "true",
-    }
-    port = _free_port()
-    with tempfile.TemporaryFile() as log:
-        command = [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--chdir", str(ROOT), "userflux_site.wsgi:application",
-        ]  # fmt: skip
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        try:
-            _wait_ready(port, process)
-            yield port, process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    env = {"DATABASE_URL": live_database_url(), "DEBUG": "true"}
+    server = Gunicorn(env, workers=workers, settings_module="userflux_site.settings")
+    try:
+        yield server.wait_ready().port, server.process
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -89,7 +68,7 @@ def test_the_same_batch_sent_at_once_to_two_processes_is_stored_once(live):
 
         def send(port: int) -> None:
             barrier.wait()
-            answers.append(_call(port, "POST", "/event/ingest/batch", body, live)[0])
+            answers.append(call(port, "POST", "/event/ingest/batch", body, secret=live)[0])
 
         threads = [threading.Thread(target=send, args=((a, b)[n % 2],)) for n in range(8)]
         for thread in threads:
@@ -124,9 +103,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing_on_retry(li
                     number = next(numbers)
                 while True:  # retry until an answer arrives, as a careful SDK would
                     try:
-                        status, _ = _call(
-                            port, "POST", "/event/ingest/batch", _batch(number, size), live
-                        )
+                        status = call(
+                            port, "POST", "/event/ingest/batch", _batch(number, size), secret=live
+                        )[0]
                     except OSError:
                         status = None
                     if status == 204:

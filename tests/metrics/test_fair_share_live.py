@@ -4,7 +4,6 @@ import base64
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -14,7 +13,9 @@ from django.db import connection
 from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
 from metrics import fairshare
+from tests.site.stack import metrics_token
 from tests.support.live import call, gunicorn
+from tests.support.processes import live_database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -26,20 +27,6 @@ SLOW = (
     "SELECT count(*) AS n FROM r a CROSS JOIN r b WHERE a.n + b.n < 0"
 )
 TIMEOUT = 10  # the four 10 s queries
-
-
-def _token(port, created):
-    secrets = created.secrets()
-    status, body = call(
-        port,
-        "/metrics/auth/token",
-        {
-            "environmentApiKey": secrets["metricsApiKey"],
-            "clientSecret": secrets["metricsClientSecret"],
-        },
-    )
-    assert status == 200, body
-    return body["accessToken"]
 
 
 def _query(port, token, sql):
@@ -64,17 +51,17 @@ def test_the_fifth_concurrent_query_across_processes_is_429_another_workspace_ru
         pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
     acme = workspace_provision(name="Acme", slug="acme", by=SYSTEM)
     globex = workspace_provision(name="Globex", slug="globex", by=SYSTEM)
-    parts = urlsplit(os.environ["DATABASE_URL"])
     env = {
         **os.environ,
-        "DATABASE_URL": urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"])),
+        "DATABASE_URL": live_database_url(),
         "DEBUG": "true",
         "METRICS_STATEMENT_TIMEOUT": str(TIMEOUT),
         "METRICS_MAX_CONCURRENT_QUERIES": "4",
     }
     options = ("--workers", "2", "--worker-class", "gthread", "--threads", "4")
     with gunicorn(env, *options) as (port, _):
-        token, other = _token(port, acme), _token(port, globex)
+        token = metrics_token(port, acme.secrets())
+        other = metrics_token(port, globex.secrets())
         with ThreadPoolExecutor(max_workers=4) as pool:
             running = [pool.submit(_query, port, token, SLOW) for _ in range(4)]
             _wait_for_slots(acme.workspace.id, 4)  # the four are running (each for TIMEOUT s)

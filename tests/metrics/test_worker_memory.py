@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -20,7 +19,9 @@ from django.db import connection
 from apikeys.provisioning import workspace_provision
 from core.actors import SYSTEM
 from tests.metrics.test_bounded_answers import THOUSAND_MEGABYTES
+from tests.site.stack import metrics_token
 from tests.support.live import ROOT, call, gunicorn
+from tests.support.processes import live_database_url
 
 GROWTH_LIMIT_KB = 50 * 1024
 
@@ -38,16 +39,7 @@ def _encoded(sql: str) -> str:
 
 def _measure(env, secrets):
     with gunicorn(env) as (port, worker):
-        status, body = call(
-            port,
-            "/metrics/auth/token",
-            {
-                "environmentApiKey": secrets["metricsApiKey"],
-                "clientSecret": secrets["metricsClientSecret"],
-            },
-        )
-        assert status == 200, body
-        token = body["accessToken"]
+        token = metrics_token(port, secrets)
         # Warm up the same code path with an answer that fits.
         small = THOUSAND_MEGABYTES.replace("n <= 20", "n <= 2").replace("n = 21", "n = 3")
         status, body = call(port, "/metrics/query", {"encodedQuery": _encoded(small)}, token)
@@ -68,8 +60,7 @@ def test_postgres_worker_peak_memory_does_not_grow_with_a_refused_answer():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (DATABASE_URL)")
     created = workspace_provision(name="Memory", slug="memory", by=SYSTEM)
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    database_url = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+    database_url = live_database_url()
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true"}
     env.setdefault("REDIS_URL", settings.REDIS_URL)
     before, after = _measure(env, created.secrets())

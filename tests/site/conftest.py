@@ -1,18 +1,11 @@
 """The production stack, started once for this folder's tests, against the test database."""
 
-import os
-from urllib.parse import urlsplit, urlunsplit
-
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from tests.site.stack import require_nginx, start_stack
-
-
-def _test_database_url() -> str:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+from tests.support.processes import live_database_url
 
 
 @pytest.fixture(scope="package")
@@ -27,7 +20,7 @@ def stack(django_db_setup, tmp_path_factory):
     require_nginx()
     running = start_stack(
         tmp_path_factory.mktemp("stack"),
-        _test_database_url(),
+        live_database_url(),
         METRICS_STATEMENT_TIMEOUT="6",
         # Usage counts are flushed after the answers have gone, which would race the flush of
         # the test database between tests (a deadlock with its TRUNCATE); they are not tested here.

@@ -30,6 +30,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def live_database_url() -> str:
+    """`DATABASE_URL` naming the test run's database, for servers started by a test."""
+    from django.db import connection
+
+    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    return urllib.parse.urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
 def call(port: int, method: str, path: str, body=None, *, secret=None, headers=None, timeout=20):
     """One HTTP call: (status, JSON body or None, response headers as a dict)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
